@@ -1,0 +1,93 @@
+"""Starting the mock server as a child process on a free port, and stopping it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+_LISTEN = re.compile(r"listening on (http://\S+)")
+
+
+class MockStartError(RuntimeError):
+    """The mock server did not come up; the message has its output."""
+
+
+@dataclass
+class MockProcess:
+    """A running mock server. Use as a context manager, or call :meth:`stop`."""
+
+    base_url: str
+    proc: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        """Everything the server printed so far."""
+        return self.log_path.read_text()
+
+    def url(self, provider: str) -> str:
+        return f"{self.base_url}/{provider}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self.log_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> "MockProcess":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_mock(
+    providers: Sequence[str] = ("openai",),
+    *,
+    time_scale: float = 1.0,
+    sets: Sequence[str] = (),
+    profiles: Sequence[str] = (),
+    seed: int | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    cpu: int | None = None,
+    timeout: float = 20.0,
+) -> MockProcess:
+    """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset."""
+    cmd = [sys.executable, "-m", "mock_servers", "--providers", ",".join(providers), "--host", host,
+           "--port", str(port), "--time-scale", repr(time_scale)]
+    for s in sets:
+        cmd += ["--set", s]
+    for p in profiles:
+        cmd += ["--profile", str(p)]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # output goes to a file, not a pipe nobody reads, so a chatty server never blocks
+    log = tempfile.NamedTemporaryFile("w+", prefix="mock-server-", suffix=".log", delete=False)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = Path(log.name).read_text()
+        m = _LISTEN.search(text)
+        if m and text.count("\n") >= len(providers) + 2:
+            return MockProcess(m.group(1), proc, Path(log.name))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    raise MockStartError(f"mock server did not start ({' '.join(cmd)}):\n{text}")

@@ -1,0 +1,138 @@
+"""The Keepa mock: a token balance per key, refilled every minute, that may go negative.
+
+A request runs while the balance is positive and costs its tokens even if that drives the
+balance below zero; with a balance of zero or less the answer is 429. Every body carries the
+envelope ``tokensLeft``, ``refillIn`` (ms), ``refillRate`` (per minute), ``tokensConsumed``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from aiohttp import web
+
+from ..profile import KeepaTokens
+from ..timescale import TimeScale
+from .base import Provider
+
+MAX_ASINS = 100
+
+
+class KeepaBalance:
+    """Discrete per-minute refills of ``refill_rate`` tokens, capped at ``max_hours`` worth."""
+
+    def __init__(self, spec: KeepaTokens, scale: TimeScale, clock=time.monotonic) -> None:
+        self.rate = spec.refill_rate
+        self.cap = int(spec.refill_rate * 60 * spec.max_hours)
+        self.period = scale.seconds(60.0)
+        self._clock = clock
+        self.tokens = spec.initial if spec.initial is not None else self.cap
+        self._epoch = clock()
+        self._refills = 0
+
+    def _refill(self) -> None:
+        due = int((self._clock() - self._epoch) / self.period)
+        if due > self._refills:
+            self.tokens = min(self.cap, self.tokens + (due - self._refills) * self.rate)
+            self._refills = due
+
+    def refill_in_ms(self) -> int:
+        self._refill()
+        nxt = self._epoch + (self._refills + 1) * self.period
+        return max(0, math.ceil((nxt - self._clock()) * 1000))
+
+    def try_spend(self, cost: int) -> bool:
+        self._refill()
+        if self.tokens <= 0:
+            return False
+        self.tokens -= cost
+        return True
+
+
+class KeepaProvider(Provider):
+    def configure(self, profile) -> None:
+        super().configure(profile)
+        self.balances: dict[str, KeepaBalance] = {}
+
+    def reset_limits(self) -> None:
+        super().reset_limits()
+        self.balances.clear()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.route("GET", "/product", "product", self.product),
+            self.route("GET", "/token", "token", self.token),
+        ]
+
+    def _cost(self, name: str) -> int:
+        return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
+
+    def envelope(self, balance: KeepaBalance | None, consumed: int, started: float) -> dict[str, Any]:
+        return {
+            "timestamp": int(self.ctx.wall_clock() * 1000),
+            "tokensLeft": balance.tokens if balance else 0,
+            "refillIn": balance.refill_in_ms() if balance else 0,
+            "refillRate": balance.rate if balance else 0,
+            "tokenFlowReduction": 0.0,
+            "tokensConsumed": consumed,
+            "processingTimeInMs": int((time.monotonic() - started) * 1000),
+        }
+
+    def error(self, status: int, kind: str, message: str, *, headers: dict[str, str] | None = None) -> web.Response:
+        body = self.envelope(None, 0, time.monotonic())
+        body["error"] = {"type": kind, "message": message, "details": None}
+        return self.json(status, body, headers)
+
+    def _balance(self, request: web.Request) -> KeepaBalance | web.Response:
+        key = request.query.get("key", "").strip()
+        if not key or key.startswith(self.profile.auth.invalid_prefix):
+            return self.error(400, "REQUEST_REJECTED", "Invalid or missing access key (key parameter).")
+        bal = self.balances.get(key)
+        if bal is None:
+            bal = self.balances[key] = KeepaBalance(self.profile.keepa, self.ctx.time_scale, self.ctx.clock)
+        return bal
+
+    async def token(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        bal = self._balance(request)
+        if isinstance(bal, web.Response):
+            return bal
+        return self.json(200, self.envelope(bal, 0, started))
+
+    async def product(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        bal = self._balance(request)
+        if isinstance(bal, web.Response):
+            return bal
+        asins = [a for a in request.query.get("asin", "").split(",") if a] or \
+                [c for c in request.query.get("code", "").split(",") if c]
+        if not asins:
+            return self.error(400, "REQUEST_REJECTED", "Missing parameter: asin or code.")
+        if len(asins) > MAX_ASINS:
+            return self.error(400, "REQUEST_REJECTED", f"At most {MAX_ASINS} ASINs per request ({len(asins)} given).")
+        cost = self._cost("product") * len(asins)
+        if not bal.try_spend(cost):
+            self.count_rate_limited("tokens")
+            return self.json(429, self.envelope(bal, 0, started))
+
+        async def work(fault: str | None) -> web.StreamResponse:
+            await self.sleep_profile(self.latency.sample())
+            if fault in ("error_500", "error_503", "error_529", "stream_error", "insufficient_quota"):
+                body = self.envelope(bal, cost, started)
+                body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
+                return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
+            body = self.envelope(bal, cost, started)
+            body["products"] = [{"asin": a, "domainId": _domain(request), "title": f"Mock product {a}",
+                                 "csv": [[0, 1999, 60, 1899]], "lastUpdate": 0} for a in asins]
+            if fault == "malformed":
+                return self.malformed(200, body)
+            return self.json(200, body)
+
+        return await self.serve(request, work)
+
+
+def _domain(request: web.Request) -> int:
+    raw = request.query.get("domain", "1")
+    return int(raw) if raw.isdigit() else 1

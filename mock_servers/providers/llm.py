@@ -1,0 +1,63 @@
+"""What the OpenAI and Anthropic mocks share: per-model settings and token pacing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from ..latency import LLMLatency
+from ..profile import ModelSettings, Profile
+from .base import Provider
+
+
+@dataclass
+class ModelRuntime:
+    """A model's effective settings and its latency sampler."""
+
+    name: str
+    settings: ModelSettings
+    latency: LLMLatency
+
+
+class LLMProvider(Provider):
+    def configure(self, profile: Profile) -> None:
+        super().configure(profile)
+        self.models: dict[str, ModelRuntime] = {}
+        for name in profile.models:
+            settings = profile.model_settings(name)
+            self.models[name] = ModelRuntime(
+                name, settings, LLMLatency(settings.latency, settings.output_tokens, self.ctx.rng)
+            )
+
+    def latency_model(self, latency):  # type: ignore[override]
+        return None  # LLM latency is per model (see ModelRuntime)
+
+    def plan_call(self, model: ModelRuntime, max_tokens: int) -> tuple[float, int, bool]:
+        """Wall-clock TTFT, output tokens and whether max_tokens cut the output."""
+        ttft = self.ctx.time_scale.seconds(model.latency.ttft.sample())
+        n, cut = model.latency.sample_output_tokens(max_tokens)
+        return ttft, n, cut
+
+    def generation_wall_seconds(self, model: ModelRuntime, n: int) -> float:
+        return self.ctx.time_scale.seconds(model.latency.generation_seconds(n))
+
+    async def paced(self, model: ModelRuntime, n: int) -> AsyncIterator[range]:
+        """Yield ranges of token indexes as they fall due: token i at ``i / tokens_per_second``
+        after the first, on an absolute schedule so sleeps never add up to drift."""
+        rate = self.ctx.time_scale.per_second(model.latency.tokens_per_second)
+        start = time.monotonic()
+        sent = 0
+        while sent < n:
+            due = min(n, int((time.monotonic() - start) * rate) + 1)
+            if due > sent:
+                yield range(sent, due)
+                sent = due
+                continue
+            await asyncio.sleep(start + sent / rate - time.monotonic())
+
+    def unknown_model(self, model: str) -> web.Response:
+        raise NotImplementedError  # each LLM provider answers with its own 404

@@ -1,0 +1,353 @@
+"""The OpenAI mock: ``/v1/chat/completions`` (plain and SSE) and ``/v1/models``.
+
+Limits are RPM and TPM token buckets per API key and model. A request is charged at admission
+for its prompt estimate plus ``max_tokens`` (OpenAI's own rule), and every answer carries the
+``x-ratelimit-*`` headers; a 429 carries ``retry-after``/``retry-after-ms`` and OpenAI's body.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ..durations import go_duration, retry_after_seconds
+from ..text import completion_text, estimate_message_tokens, token_pieces
+from .base import ConnectionResetByMock, parse_json, new_id
+from .llm import LLMProvider, ModelRuntime
+
+ORG = "org-mock"
+RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
+_DIMENSIONS = (("requests", "requests_per_minute", "RPM"), ("tokens", "tokens_per_minute", "TPM"))
+_UNIT = {"requests": "requests per min", "tokens": "tokens per min"}
+
+
+class OpenAIProvider(LLMProvider):
+    overload_status = 503
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions),
+            self.route("GET", "/v1/models", "models.list", self.list_models),
+            self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
+        ]
+
+    # -- errors ---------------------------------------------------------------------------
+    def error(
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        *,
+        type: str | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        if type is None:
+            type = "server_error" if status >= 500 else "invalid_request_error"
+        body = {"error": {"message": message, "type": type, "param": param, "code": code}}
+        hdrs = self._common_headers()
+        if headers:
+            hdrs.update(headers)
+        return self.json(status, body, hdrs)
+
+    def overloaded(self) -> web.Response:
+        return self.error(503, "overloaded", "The server is overloaded or not ready yet.")
+
+    def unknown_model(self, model: str) -> web.Response:
+        return self.error(
+            404, "not_found", f"The model `{model}` does not exist or you do not have access to it.",
+            code="model_not_found",
+        )
+
+    def _common_headers(self) -> dict[str, str]:
+        return {"x-request-id": new_id("req_"), "openai-organization": "user-mock", "openai-version": "2020-10-01"}
+
+    # -- auth -----------------------------------------------------------------------------
+    def api_key(self, request: web.Request) -> str | web.Response:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            return self.error(
+                401, "auth",
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
+                "username) if you're accessing the API from your browser and are prompted for a username and "
+                "password. You can obtain an API key from https://platform.openai.com/account/api-keys.",
+            )
+        if key.startswith(self.profile.auth.invalid_prefix):
+            masked = key[:3] + "*" * 4 + key[-4:] if len(key) > 8 else "*" * len(key)
+            return self.error(
+                401, "auth",
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+        return key
+
+    # -- models ---------------------------------------------------------------------------
+    async def list_models(self, request: web.Request) -> web.StreamResponse:
+        key = self.api_key(request)
+        if isinstance(key, web.Response):
+            return key
+        data = [_model_object(name) for name in self.models]
+        return self.json(200, {"object": "list", "data": data}, self._common_headers())
+
+    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
+        key = self.api_key(request)
+        if isinstance(key, web.Response):
+            return key
+        name = request.match_info["model"]
+        if name not in self.models:
+            return self.unknown_model(name)
+        return self.json(200, _model_object(name), self._common_headers())
+
+    # -- chat completions -----------------------------------------------------------------
+    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
+        key = self.api_key(request)
+        if isinstance(key, web.Response):
+            return key
+        try:
+            body = parse_json(await request.read())
+        except ValueError:
+            return self.error(
+                400, "bad_request",
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
+                "If you have trouble figuring out how to fix this, please make sure your request is valid JSON.)",
+            )
+        checked = self._validate(body)
+        if isinstance(checked, web.Response):
+            return checked
+        model, messages, max_tokens, stream, include_usage = checked
+
+        prompt_tokens = estimate_message_tokens(messages)
+        n_choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
+        cost = {"requests": 1, "tokens": prompt_tokens + max_tokens * n_choices}
+        limits = model.settings.limits
+        buckets = self.buckets_for(
+            (key, model.name),
+            lambda: {
+                name: b for name, b in (
+                    ("requests", self.per_minute_bucket(limits.requests_per_minute)),
+                    ("tokens", self.per_minute_bucket(limits.tokens_per_minute)),
+                ) if b is not None
+            },
+        )
+        too_large = buckets.buckets.get("tokens")
+        if too_large is not None and cost["tokens"] > too_large.capacity:
+            self.count_rate_limited("tokens")
+            return self.error(
+                429, "rate_limited",
+                f"Request too large for {model.name} in organization {ORG} on tokens per min (TPM): "
+                f"Limit {int(too_large.capacity)}, Requested {cost['tokens']}. The input or output tokens must be "
+                f"reduced in order to run successfully. Visit {RATE_LIMITS_URL} to learn more.",
+                type="tokens", code="rate_limit_exceeded", headers=self._limit_headers(buckets),
+            )
+        refused = buckets.try_take(cost)
+        if refused is not None:
+            return self._rate_limited(model, buckets, refused, cost)
+        headers = self._limit_headers(buckets)
+
+        async def work(fault: str | None) -> web.StreamResponse:
+            ttft, n, cut = self.plan_call(model, max_tokens)
+            if fault in ("error_500", "error_503", "error_529", "insufficient_quota") or (fault == "stream_error" and not stream):
+                await self.sleep_wall(ttft)
+                return self._fault_response(fault, headers)
+            if stream:
+                return await self._stream(request, model, prompt_tokens, n, cut, ttft, include_usage, headers, fault)
+            await self.sleep_wall(ttft + self.generation_wall_seconds(model, n))
+            self.count_tokens("input", prompt_tokens)
+            self.count_tokens("output", n)
+            payload = _completion(model.name, completion_text(n), "length" if cut else "stop", prompt_tokens, n)
+            headers["openai-processing-ms"] = str(int((ttft + self.generation_wall_seconds(model, n)) * 1000))
+            if fault == "malformed":
+                return self.malformed(200, payload, headers)
+            return self.json(200, payload, headers)
+
+        return await self.serve(request, work)
+
+    def _validate(self, body: Any) -> tuple[ModelRuntime, list[Any], int, bool, bool] | web.Response:
+        if not isinstance(body, dict):
+            return self.error(400, "bad_request", "Invalid request body: expected a JSON object.")
+        name = body.get("model")
+        if not name:
+            return self.error(400, "bad_request", "you must provide a model parameter")
+        messages = body.get("messages")
+        if messages is None:
+            return self.error(
+                400, "bad_request", "Missing required parameter: 'messages'.",
+                param="messages", code="missing_required_parameter",
+            )
+        if not isinstance(messages, list):
+            return self.error(
+                400, "bad_request", f"Invalid type for 'messages': expected an array, but got {_json_type(messages)} instead.",
+                param="messages", code="invalid_type",
+            )
+        if not messages:
+            return self.error(
+                400, "bad_request",
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+                param="messages", code="empty_array",
+            )
+        model = self.models.get(str(name))
+        if model is None:
+            return self.unknown_model(str(name))
+        max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+        if max_tokens is None:
+            max_tokens = self.profile.default_max_tokens
+        elif not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            param = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+            return self.error(
+                400, "bad_request",
+                f"Invalid '{param}': integer below minimum value. Expected a value >= 1, but got {max_tokens!r} instead.",
+                param=param, code="integer_below_min_value",
+            )
+        stream = bool(body.get("stream"))
+        opts = body.get("stream_options")
+        include_usage = bool(stream and isinstance(opts, dict) and opts.get("include_usage"))
+        return model, messages, max_tokens, stream, include_usage
+
+    # -- rate limits ----------------------------------------------------------------------
+    def _limit_headers(self, buckets) -> dict[str, str]:
+        headers = self._common_headers()
+        for dim, bucket in buckets.buckets.items():
+            headers[f"x-ratelimit-limit-{dim}"] = str(int(bucket.capacity))
+            headers[f"x-ratelimit-remaining-{dim}"] = str(max(0, int(bucket.level())))
+            headers[f"x-ratelimit-reset-{dim}"] = go_duration(bucket.reset_seconds())
+        return headers
+
+    def _rate_limited(self, model: ModelRuntime, buckets, refused: tuple[str, float], cost: dict[str, int]) -> web.Response:
+        dim, wait = refused
+        self.count_rate_limited(dim)
+        bucket = buckets.buckets[dim]
+        used = max(0, math.ceil(bucket.capacity - bucket.level()))
+        abbrev = "RPM" if dim == "requests" else "TPM"
+        message = (
+            f"Rate limit reached for {model.name} in organization {ORG} on {_UNIT[dim]} ({abbrev}): "
+            f"Limit {int(bucket.capacity)}, Used {used}, Requested {cost[dim]}. "
+            f"Please try again in {_try_again(wait)}. Visit {RATE_LIMITS_URL} to learn more."
+        )
+        headers = self._limit_headers(buckets)
+        headers["retry-after"] = retry_after_seconds(wait, self.ctx.scaled)
+        headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
+        return self.error(429, "rate_limited", message, type=dim, code="rate_limit_exceeded", headers=headers)
+
+    def _fault_response(self, fault: str | None, headers: dict[str, str]) -> web.Response:
+        if fault == "insufficient_quota":
+            return self.error(
+                429, "quota",
+                "You exceeded your current quota, please check your plan and billing details. For more information "
+                "on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                type="insufficient_quota", code="insufficient_quota", headers=headers,
+            )
+        if fault in ("error_503", "error_529"):
+            return self.error(503, "overloaded", "The server is overloaded or not ready yet.", headers=headers)
+        return self.error(
+            500, "server_error",
+            "The server had an error while processing your request. Sorry about that!", headers=headers,
+        )
+
+    # -- streaming ------------------------------------------------------------------------
+    async def _stream(
+        self,
+        request: web.Request,
+        model: ModelRuntime,
+        prompt_tokens: int,
+        n: int,
+        cut: bool,
+        ttft: float,
+        include_usage: bool,
+        headers: dict[str, str],
+        fault: str | None,
+    ) -> web.StreamResponse:
+        await self.sleep_wall(ttft)
+        resp = web.StreamResponse(status=200, headers=headers)
+        resp.content_type = "text/event-stream"
+        resp.charset = "utf-8"
+        await resp.prepare(request)
+        cid = new_id("chatcmpl-")
+        head = orjson.dumps(
+            {"id": cid, "object": "chat.completion.chunk", "created": int(time.time()), "model": model.name,
+             "service_tier": "default", "system_fingerprint": "fp_mock"}
+        )[:-1]
+        usage_tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
+
+        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return b"data: " + head + b',"choices":[' + orjson.dumps(choice) + b"]" + usage_tail
+
+        fail_at = n // 2 if fault == "stream_error" else -1
+        try:
+            await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, None))
+            pieces = token_pieces(n)
+            async for due in self.paced(model, n):
+                if fail_at >= 0 and due.stop > fail_at:
+                    err = {"error": {"message": "The server had an error while processing your request. Sorry about that!",
+                                     "type": "server_error", "param": None, "code": None}}
+                    await resp.write(b"data: " + orjson.dumps(err) + b"\n\n")
+                    await resp.write_eof()
+                    return resp
+                await resp.write(b"".join(chunk({"content": pieces[i]}, None) for i in due))
+            await resp.write(chunk({}, "length" if cut else "stop"))
+            if include_usage:
+                usage = _usage(prompt_tokens, n)
+                await resp.write(b"data: " + head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n")
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        except (ConnectionResetError, ConnectionResetByMock):
+            pass  # the client went away mid-stream; nothing more to send
+        self.count_tokens("input", prompt_tokens)
+        self.count_tokens("output", n)
+        return resp
+
+
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _completion(model: str, text: str, finish: str, prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "id": new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+            "logprobs": None,
+            "finish_reason": finish,
+        }],
+        "usage": _usage(prompt, completion),
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock",
+    }
+
+
+def _model_object(name: str) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "openai"}
+
+
+def _try_again(seconds: float) -> str:
+    """OpenAI's "Please try again in 84ms / 2.028s / 6m0s"."""
+    return go_duration(max(seconds, 0.001))
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(
+        type(value), "null"
+    )

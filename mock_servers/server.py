@@ -1,0 +1,63 @@
+"""Running the mock server: one process, uvloop, a large backlog and file-descriptor limit."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+import sys
+from typing import Callable
+
+from aiohttp import web
+
+from .app import create_app
+from .profile import Profile
+from .providers.base import MockContext
+
+
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one (10,000 connections need it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def serve(
+    profiles: dict[str, Profile],
+    ctx: MockContext,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    announce: Callable[[str], None] = print,
+) -> None:
+    """Serve until interrupted; ``announce`` gets a line per base URL once listening."""
+    raise_fd_limit()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        pass
+    asyncio.run(_serve(profiles, ctx, host, port, announce))
+
+
+async def _serve(profiles, ctx, host, port, announce) -> None:
+    app = create_app(profiles, ctx)
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    site = web.SockSite(runner, sock, backlog=16384)
+    await site.start()
+    real_port = sock.getsockname()[1]
+    base = f"http://{host}:{real_port}"
+    announce(f"mock server listening on {base} (time_scale {ctx.time_scale.factor:g})")
+    for name, p in profiles.items():
+        announce(f"  {name:<11} {base}{p.mount}")
+    announce(f"  {'metrics':<11} {base}/metrics")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
