@@ -91,7 +91,9 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None) -> 
 
 def _not_found(provider: Provider):
     async def handler(request: web.Request) -> web.StreamResponse:
-        return provider.error(404, "not_found", f"Invalid URL ({request.method} {request.path})")
+        # the path as the client's base URL sees it, without the mock's provider prefix
+        path = "/" + request.match_info.get("tail", "")
+        return provider.error(404, "not_found", f"Invalid URL ({request.method} {path})")
 
     return handler
 

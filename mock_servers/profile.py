@@ -211,21 +211,21 @@ class Profile(_Model):
         if self.kind in ("rest", "spapi") and not self.endpoints:
             raise ValueError(f"a {self.kind} profile needs at least one entry under 'endpoints'")
         for name in self.models:
-            self.model_settings(name)  # validate every model's overrides now
+            settings = self.model_settings(name)  # validate every model's overrides now
+            if self.kind in ("openai", "anthropic"):
+                _check_llm_latency(name, settings)
         return self
 
     def model_settings(self, model: str) -> "ModelSettings":
         """The effective latency, limits, prices and output length for ``model``."""
         spec = self.models[model]
-        try:
-            return ModelSettings(
-                latency=_merge(self.latency, spec.latency),
-                limits=_merge(self.limits, spec.limits),
-                prices=_merge(self.prices, spec.prices),
-                output_tokens=_merge(self.output_tokens, spec.output_tokens),
-            )
-        except ValidationError as exc:
-            raise ValueError(f"models.{model}: {_first_error(exc)}") from None
+        merged: dict[str, Any] = {}
+        for section in ("latency", "limits", "prices", "output_tokens"):
+            try:
+                merged[section] = _merge(getattr(self, section), getattr(spec, section))
+            except ValidationError as exc:
+                raise ValueError(f"models.{model}.{section}{_first_error(exc)}") from None
+        return ModelSettings(**merged)
 
 
 class ModelSettings(BaseModel):
@@ -241,10 +241,25 @@ def _merge(base: _Model, override: dict[str, Any] | None) -> Any:
     return type(base).model_validate({**base.model_dump(exclude_unset=False), **override})
 
 
+def _check_llm_latency(model: str, settings: "ModelSettings") -> None:
+    """An LLM model's latency must leave room for generating its median output."""
+    import random
+
+    from .latency import LLMLatency  # here, not at the top: latency imports this module
+
+    try:
+        LLMLatency(settings.latency, settings.output_tokens, random.Random(0))
+    except ValueError as exc:
+        raise ValueError(f"models.{model}: {exc}") from None
+
+
 def _first_error(exc: ValidationError) -> str:
+    """``.field: message (got value)`` for the first error, to follow a section's path."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}" if loc else err["msg"]
+    loc = "".join(f".{p}" for p in err["loc"])
+    value = err.get("input")
+    shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
+    return f"{loc}: {err['msg']}{shown}"
 
 
 def lognormal_sigma(median: float, p99: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import socket
 import sys
@@ -21,6 +22,20 @@ def raise_fd_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector off the hot path.
+
+    10,000 requests in flight are hundreds of thousands of live objects; with CPython's default
+    thresholds (700, 10, 10) the collector walks them, and every object left from start-up,
+    again and again while they pile up (measured: a burst of 10,000 five-second requests ended
+    after 7.6-9.4 s instead of 6.4-6.6 s). Start-up objects are frozen out of collection, and
+    young collections run every 20,000 allocations instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 def serve(
@@ -45,6 +60,7 @@ async def _serve(profiles, ctx, host, port, announce) -> None:
     app = create_app(profiles, ctx)
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
+    tune_gc()  # after the app is built, so its objects are frozen too
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

@@ -93,8 +93,8 @@ class AnthropicProvider(LLMProvider):
             return self.error(400, "bad_request", "anthropic-version: header is required")
         try:
             body = parse_json(await request.read())
-        except ValueError:
-            return self.error(400, "bad_request", "There was an issue with your request body: invalid JSON")
+        except ValueError as exc:
+            return self.error(400, "bad_request", f"The request body is not valid JSON: {exc}")
         checked = self._validate(body)
         if isinstance(checked, web.Response):
             return checked
@@ -150,6 +150,7 @@ class AnthropicProvider(LLMProvider):
         self.count_tokens("input", input_tokens)
         self.count_tokens("output", n)
         payload = _message(model.name, completion_text(n), "max_tokens" if cut else "end_turn", input_tokens, n)
+        headers = {**headers, "request-id": new_id("req_")}  # on every answer, as the real API sends it
         if fault == "malformed":
             return self.malformed(200, payload, headers)
         return self.json(200, payload, headers)

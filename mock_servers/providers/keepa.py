@@ -18,6 +18,7 @@ from ..timescale import TimeScale
 from .base import Provider
 
 MAX_ASINS = 100
+DOMAINS = (1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12)  # com, co.uk, de, fr, co.jp, ca, it, es, in, com.mx, com.br
 
 
 class KeepaBalance:
@@ -112,6 +113,9 @@ class KeepaProvider(Provider):
             return self.error(400, "REQUEST_REJECTED", "Missing parameter: asin or code.")
         if len(asins) > MAX_ASINS:
             return self.error(400, "REQUEST_REJECTED", f"At most {MAX_ASINS} ASINs per request ({len(asins)} given).")
+        domain = _domain(request)
+        if domain is None:
+            return self.error(400, "REQUEST_REJECTED", f"Invalid domain: {request.query.get('domain')!r}.")
         cost = self._cost("product") * len(asins)
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
@@ -124,7 +128,7 @@ class KeepaProvider(Provider):
                 body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
                 return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
             body = self.envelope(bal, cost, started)
-            body["products"] = [{"asin": a, "domainId": _domain(request), "title": f"Mock product {a}",
+            body["products"] = [{"asin": a, "domainId": domain, "title": f"Mock product {a}",
                                  "csv": [[0, 1999, 60, 1899]], "lastUpdate": 0} for a in asins]
             if fault == "malformed":
                 return self.malformed(200, body)
@@ -133,6 +137,7 @@ class KeepaProvider(Provider):
         return await self.serve(request, work)
 
 
-def _domain(request: web.Request) -> int:
+def _domain(request: web.Request) -> int | None:
+    """The ``domain`` parameter (default 1, amazon.com), or None if it names no Keepa domain."""
     raw = request.query.get("domain", "1")
-    return int(raw) if raw.isdigit() else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) in DOMAINS else None

@@ -119,7 +119,8 @@ class OpenAIProvider(LLMProvider):
                 400, "bad_request",
                 "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
                 "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
-                "If you have trouble figuring out how to fix this, please make sure your request is valid JSON.)",
+                "If you have trouble figuring out how to fix this, please contact us through our help center at "
+                "help.openai.com.)",
             )
         checked = self._validate(body)
         if isinstance(checked, web.Response):
@@ -195,6 +196,13 @@ class OpenAIProvider(LLMProvider):
                 "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
                 param="messages", code="empty_array",
             )
+        for i, msg in enumerate(messages):
+            if not isinstance(msg, dict):
+                return self.error(
+                    400, "bad_request",
+                    f"Invalid type for 'messages[{i}]': expected an object, but got {_json_type(msg)} instead.",
+                    param=f"messages[{i}]", code="invalid_type",
+                )
         model = self.models.get(str(name))
         if model is None:
             return self.unknown_model(str(name))
@@ -348,6 +356,6 @@ def _try_again(seconds: float) -> str:
 
 
 def _json_type(value: Any) -> str:
-    return {dict: "an object", str: "a string", int: "an integer", float: "a number", bool: "a boolean"}.get(
-        type(value), "null"
-    )
+    names = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+             bool: "a boolean"}
+    return names.get(type(value), "null")
