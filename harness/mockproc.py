@@ -77,7 +77,9 @@ def start_mock(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # output goes to a file, not a pipe nobody reads, so a chatty server never blocks
     log = tempfile.NamedTemporaryFile("w+", prefix="mock-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
+    # its own session: a Ctrl-C in the terminal reaches the runner (which drains and stops
+    # cleanly), not the mock it still needs for the items in flight
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
