@@ -7,8 +7,10 @@ API wants it); ``--max-rps`` is a hard cap on requests per second across all tar
 
 from __future__ import annotations
 
+
 import asyncio
 import hashlib
+import json
 import os
 import socket
 from contextlib import ExitStack
@@ -137,7 +139,7 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
         if req.target_kind == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
             shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
             files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
-            sets = [f"{k}={v}" for k, v in loaded.scenario.mock.items()]
+            sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
             mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
             mock_base = mock.base_url
         targets = build_targets(loaded, req.target_kind, mock_base, opts.time_scale)

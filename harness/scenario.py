@@ -8,6 +8,8 @@ the workers, client-side limits, retry policy, timeout and output columns. See t
 
 from __future__ import annotations
 
+
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mock_servers.overrides import apply_override, parse_assignment
 from mock_servers.profile import Profile, load_profile_data, shipped_profiles, validate_profile
 
 from .errors import ScenarioError
@@ -83,6 +86,18 @@ class Step(_Model):
         return v
 
 
+class PlannedCall(_Model):
+    """One call an item makes, for the planner, when ``function`` hides the steps from it."""
+
+    target: str
+    endpoint: str | None = Field(None, description="the profile endpoint (REST, SP-API) it calls")
+    model: str | None = Field(None, description="LLM model (OpenAI, Anthropic)")
+    max_tokens: int | None = Field(None, ge=1)
+    prompt_tokens: int | None = Field(None, ge=0, description="estimated prompt tokens per call")
+    request_bytes: int | None = Field(None, ge=0)
+    response_bytes: int | None = Field(None, ge=0)
+
+
 class InputSpec(_Model):
     path: str | None = None
     format: Literal["csv", "jsonl"] | None = None
@@ -116,6 +131,8 @@ class Scenario(_Model):
     retry: RetrySpec = RetrySpec()
     items: int | None = Field(None, ge=0, description="planned item count, for reports")
     claims: dict[str, Any] = Field(default_factory=dict, description="the source document's claims (reports)")
+    plan: list[PlannedCall] = Field(default_factory=list, description="an item's calls, for the planner "
+                                    "(needed with `function`; derived from `steps` otherwise)")
     mock: dict[str, Any] = Field(default_factory=dict, description="--set overrides for the mock, PROVIDER.FIELD: VALUE")
 
     @model_validator(mode="after")
@@ -126,6 +143,9 @@ class Scenario(_Model):
             raise ValueError("give either 'steps' or 'function' (exactly one)")
         if self.function is not None and ":" not in self.function:
             raise ValueError(f"function must be 'module:function', got {self.function!r}")
+        for i, call in enumerate(self.plan):
+            if call.target not in self.targets:
+                raise ValueError(f"plan.{i}.target: {call.target!r} is not one of the targets ({', '.join(self.targets)})")
         seen: set[str] = set()
         for i, step in enumerate(self.steps):
             if step.target not in self.targets:
@@ -157,7 +177,8 @@ class LoadedScenario:
         return p if p.is_absolute() else self.base_dir / p
 
 
-def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> LoadedScenario:
+def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None,
+                  extra_sets: dict[str, Any] | None = None) -> LoadedScenario:
     """Read and validate a scenario file; errors name the field, the value and the fix."""
     path = Path(path)
     try:
@@ -170,10 +191,12 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None) -> 
         raise ScenarioError(f"{path}: a scenario is a YAML mapping")
     if overrides:
         data.update(overrides)
-    return scenario_from_data(data, path)
+    return scenario_from_data(data, path, extra_sets)
 
 
-def scenario_from_data(data: dict[str, Any], path: Path | None = None) -> LoadedScenario:
+def scenario_from_data(data: dict[str, Any], path: Path | None = None,
+                       extra_sets: dict[str, Any] | None = None) -> LoadedScenario:
+    """Validate ``data``; ``extra_sets`` are more profile overrides (``harness plan --set``)."""
     source = str(path) if path else "scenario"
     try:
         scenario = Scenario.model_validate(data)
@@ -197,7 +220,14 @@ def scenario_from_data(data: dict[str, Any], path: Path | None = None) -> Loaded
                 )
             sources[name] = str(file)
         try:
-            profiles[name] = validate_profile(load_profile_data(file), str(file))
+            data = load_profile_data(file)
+            # the scenario's `mock:` overrides change the profile the planner reads too, so a
+            # prediction and a measurement always come from the same numbers
+            for text in [f"{k}={json.dumps(v)}" for k, v in {**scenario.mock, **(extra_sets or {})}.items()]:
+                provider, field, value = parse_assignment(text)
+                if provider == data.get("name"):
+                    apply_override(data, field, value)
+            profiles[name] = validate_profile(data, str(file))
         except Exception as exc:  # ProfileError carries the field already
             raise ScenarioError(f"{source}: targets.{name}.profile: {exc}") from None
     return LoadedScenario(scenario, path, profiles, sources)
