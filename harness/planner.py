@@ -101,8 +101,8 @@ class CapacityModel:
         self.what_if = what_if or WhatIf()
         sc = loaded.scenario
         self.timeout = timeout if timeout is not None else sc.timeout
-        row = sample_row if sample_row is not None else _first_row(loaded)
-        self.calls = [self._call_model(c) for c in _planned_calls(loaded, row)]
+        rows = [sample_row] if sample_row is not None else _sample_rows(loaded)
+        self.calls = [self._call_model(c) for c in _average_calls(loaded, rows)]
         if not self.calls:
             raise ValueError("the scenario makes no calls the planner can see (give a `plan:` section)")
         self.attempts = [1.0 / (1.0 - c.transient_p) if c.transient_p < 1 else math.inf for c in self.calls]
@@ -361,11 +361,30 @@ def _client_burst(loaded: LoadedScenario) -> float | None:
     return min((b or 1.0) for b in bursts) if bursts else None
 
 
-def _first_row(loaded: LoadedScenario) -> dict | None:
+def _sample_rows(loaded: LoadedScenario, limit: int = 200) -> list[dict | None]:
+    """The first ``limit`` parsable input rows (token counts and sizes are averaged over them)."""
     path = loaded.resolve(loaded.scenario.input.path)
     if path is None or not path.exists():
-        return None
+        return [None]
+    rows: list[dict | None] = []
     for item in read_items(path, loaded.scenario.input.format, loaded.scenario.input.id):
         if item.row is not None:
-            return item.row
-    return None
+            rows.append(item.row)
+            if len(rows) >= limit:
+                break
+    return rows or [None]
+
+
+def _average_calls(loaded: LoadedScenario, rows: list[dict | None]) -> list[PlannedCall]:
+    """Each call's prompt tokens and request bytes averaged over the sample rows."""
+    per_row = [_planned_calls(loaded, row) for row in rows]
+    first = per_row[0]
+    out = []
+    for i, call in enumerate(first):
+        update: dict[str, Any] = {}
+        for fld in ("prompt_tokens", "request_bytes"):
+            values = [calls[i].__dict__[fld] for calls in per_row if calls[i].__dict__[fld] is not None]
+            if values:
+                update[fld] = round(sum(values) / len(values))
+        out.append(call.model_copy(update=update))
+    return out

@@ -36,6 +36,7 @@ class RunStats:
     started: float = 0.0
     ended: float | None = None
     stop_reason: str | None = None
+    completions: list[float] | None = None  # monotonic finish time of each item, when a sweep asks
     _latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
     _window: deque = field(default_factory=lambda: deque(maxlen=40))
 
@@ -63,6 +64,8 @@ class RunStats:
         self.cost += dollars
 
     def item_finished(self, status: str, reason: str | None) -> None:
+        if self.completions is not None:
+            self.completions.append(time.monotonic())
         if status == "done":
             self.done += 1
         else:
