@@ -143,7 +143,6 @@ class Caller:
             duration.observe(elapsed)
             if data is not None:
                 req_count.inc(len(data))
-            self.stats.request(outcome.value, elapsed)
             parsed: Any = None
             detail = ""
             retry_after: float | None = None
@@ -166,6 +165,7 @@ class Caller:
             else:
                 detail = error.args[0] if error is not None else "no answer"  # type: ignore[union-attr]
             m.child(m.requests, target.name, endpoint, outcome.value).inc()
+            self.stats.request(outcome.value, elapsed)  # after a malformed 200 became server_error
             if outcome is Outcome.OK:
                 self._account(target, body, parsed, cost)
                 return parsed, attempt

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
+
 from .adaptive import AdaptiveConcurrency
 from .caller import Caller, CallFailed, TargetRuntime
 from .checkpoint import Checkpoint
@@ -87,8 +89,11 @@ class Engine:
     async def run(self) -> RunStats:
         opts = self.options
         ckpt = Checkpoint(opts.checkpoint, fingerprint=self.fingerprint, resume=opts.resume)
-        ckpt.set_meta("input", str(opts.input))
+        ckpt.set_meta("input", str(opts.input.resolve()))
         ckpt.set_meta("input_format", opts.input_format or "")
+        if self.loaded.path is not None:
+            ckpt.set_meta("scenario", str(self.loaded.path.resolve()))
+        ckpt.set_meta("time_scale", repr(opts.time_scale))
         writer = OrderedWriter(opts.output, _fmt(opts.output, opts.output_format),
                                self.loaded.scenario.output.columns, ckpt)
         if opts.resume:
@@ -103,9 +108,10 @@ class Engine:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         ticker = asyncio.create_task(self._tick())
+        commits = _GroupCommit(ckpt, writer, loop)
         try:
             producer = asyncio.create_task(self._produce(queue, ckpt))
-            workers = [asyncio.create_task(self._work(queue, ckpt, writer)) for _ in range(self.workers)]
+            workers = [asyncio.create_task(self._work(queue, commits)) for _ in range(self.workers)]
             await producer
             for _ in workers:
                 await queue.put(None)
@@ -114,9 +120,12 @@ class Engine:
             ticker.cancel()
             self._remove_signals(loop)
             await self.caller.close()
+            commits.close()  # items finished but not yet committed (an interrupted run)
             writer.close()
-            ckpt.close()
             self.stats.finish(self.stop_reason)
+            # what was measured, for `harness loadspec --run CHECKPOINT`
+            ckpt.set_meta("summary", orjson.dumps({**self.stats.summary(), "workers": self.workers}).decode())
+            ckpt.close()
             if self.on_tick:
                 self.on_tick(self.stats)
         return self.stats
@@ -135,7 +144,7 @@ class Engine:
             if self._stopping.is_set():
                 return
 
-    async def _work(self, queue: asyncio.Queue, ckpt: Checkpoint, writer: OrderedWriter) -> None:
+    async def _work(self, queue: asyncio.Queue, commits: "_GroupCommit") -> None:
         while True:
             item = await queue.get()
             if item is None:
@@ -143,8 +152,8 @@ class Engine:
             if self._stopping.is_set():
                 continue  # drain: unsent items stay unfinished and run on --resume
             status, result, reason, attempts, calls = await self._process(item)
-            ckpt.record(item.seq, item.item_id, status, result, reason, attempts, calls)
-            writer.add(item.seq, item.item_id, status, result, reason)
+            # not finished until committed: a kill -9 repeats at most the items in flight
+            await commits.submit((item.seq, item.item_id, status, result, reason, attempts, calls))
             self.stats.item_finished(status, reason)
             self.metrics.child(self.metrics.items, status).inc()
             max_cost = self.options.max_cost
@@ -223,6 +232,61 @@ class Engine:
                 self.metrics.limit_g.set(self.concurrency.limit)
             if self.on_tick:
                 self.on_tick(self.stats)
+
+
+class _GroupCommit:
+    """Group commit of finished items: the checkpoint records of every item that finishes in
+    one turn of the event loop, and their output rows, go in one transaction
+    (:meth:`Checkpoint.batch`) instead of one commit each.
+
+    A worker awaits the commit of its item before it takes the next, so at any moment at most
+    one uncommitted item per worker exists: kill -9 repeats no more than the items in flight,
+    as with a commit per item. Output rows are written inside the transaction, after their
+    records (the writer's contract) and before the position is committed with them.
+    """
+
+    def __init__(self, ckpt: Checkpoint, writer: OrderedWriter, loop: asyncio.AbstractEventLoop) -> None:
+        self._ckpt = ckpt
+        self._writer = writer
+        self._loop = loop
+        self._pending: list[tuple] = []
+        self._done: asyncio.Future[None] | None = None
+
+    def submit(self, record: tuple) -> "asyncio.Future[None]":
+        """Queue ``(seq, item_id, status, result, reason, attempts, calls)``; the future is done
+        once it is committed (it raises what the commit raised)."""
+        self._pending.append(record)
+        done = self._done
+        if done is None:
+            done = self._done = self._loop.create_future()
+            self._loop.call_soon(self._flush)
+        return done
+
+    def close(self) -> None:
+        """Commit what is pending now (the loop may not turn again); errors are the workers'."""
+        if self._pending:
+            done = self._done
+            self._flush()
+            if done is not None and done.done() and not done.cancelled():
+                done.exception()  # retrieved: whoever awaited it has seen it already
+
+    def _flush(self) -> None:
+        if not self._pending:  # close() got there first
+            return
+        batch, done = self._pending, self._done
+        self._pending, self._done = [], None
+        assert done is not None
+        ckpt = self._ckpt
+        try:
+            with ckpt.batch():
+                ckpt.record_many(batch)
+                self._writer.add_many([rec[:5] for rec in batch])
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting worker
+            if not done.done():
+                done.set_exception(exc)
+            return
+        if not done.done():
+            done.set_result(None)
 
 
 def _fmt(path: Path, declared: str | None) -> str:

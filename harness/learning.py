@@ -184,6 +184,11 @@ def learn_from_headers(
     """Dimension -> learnt :class:`Rate` from one response's headers (see :func:`learn`).
     SP-API rates are per operation: apply a result for ``operation`` to that operation's
     limiter only."""
+    for name in headers:  # the common case, an API that sends no limit headers: no work
+        if "ratelimit" in name.lower():
+            break
+    else:
+        return {}
     return learn(headers, time_scale=time_scale, safety=safety, operation=operation, details=False).updates
 
 

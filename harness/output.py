@@ -30,7 +30,7 @@ import csv
 import io
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import orjson
 
@@ -138,6 +138,20 @@ class OrderedWriter:
                 self._spill()
             return 0
         return self._drain((seq, item_id, status, result, reason))
+
+    def add_many(self, rows: Iterable[Row]) -> int:
+        """Take several finished items, ``(seq, item_id, status, result, reason)`` each, in any
+        order: the same as :meth:`add` of each, with one write (and one position record) for
+        all. Returns how many rows were written now."""
+        buffer, next_seq = self._buffer, self.next_seq
+        for row in rows:
+            seq = row[0]
+            if seq >= next_seq and seq not in buffer:
+                buffer[seq] = row
+        written = self._drain(None) if next_seq in buffer else 0
+        if len(buffer) > self.max_buffer:
+            self._spill()
+        return written
 
     def skip_finished(self) -> None:
         """On resume: items finished in the checkpoint beyond ``next_seq`` are written from it

@@ -248,8 +248,8 @@ class CapacityModel:
         cons = self.constraints()
         best_name, best_t = f"concurrency ({workers} workers / {t_item:.2f}s per item)", t_conc
         for c in cons:
-            if "capacity" in c.name:
-                continue  # capacity only shows as queueing past it; see risk
+            # a server's capacity binds too: past max_in_flight it queues, so it serves at most
+            # max_in_flight / latency items/s however many workers wait (the risk names it)
             t = c.time_for(items) + (t_item if items > c.burst else 0.0)
             if t > best_t:
                 best_name, best_t = f"{c.name}: {c.note}", t

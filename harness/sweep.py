@@ -22,8 +22,20 @@ from .mockproc import start_mock
 from .planner import CapacityModel, Prediction
 from .scenario import LoadedScenario
 
-WALL_FLOOR = 0.04  # seconds: the shortest mean call in wall time, so ~1 ms of overhead stays < 3%
+# seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
+# an idle machine but 4-7 ms when other jobs share the two cores (measured: seed 003 at 0.015,
+# i.e. 40 ms calls, came out 15-26% slow; at 0.05-0.1 within 1-5%), so 0.2 s keeps it < 3%.
+WALL_FLOOR = 0.2
 MAX_WALL_RPS = 600.0  # requests/s the sweep asks of runner + mock together on this 2-core machine
+# A point bound by the workers measures the mean item time, so its error is the sampling error,
+# ~CV / sqrt(n) (CV 0.3-0.45 for the seeds' lognormal latencies): it gets up to
+# MAX_BUDGET_FACTOR x its budget to run MIN_SAMPLE items (150: ~3.5% at CV 0.43). A point bound by
+# a limit is paced by the limiter, so a few items measure it: its sample is what fits the budget,
+# and a sweep of only limit-bound points picks a time scale that fits MIN_LIMITED_SAMPLE items.
+MIN_SAMPLE = 150
+MAX_BUDGET_FACTOR = 3.0
+MIN_LIMITED_SAMPLE = 30
+LIMITED_WALL_FLOOR = 0.01  # seconds: the shortest mean call in wall time when no point is worker-bound
 
 
 @dataclass
@@ -63,21 +75,43 @@ class SweepResult:
         return next((p for p in self.points if p.workers == workers), None)
 
 
-def choose_time_scale(model: CapacityModel, workers: list[int], items: int) -> float:
+def choose_time_scale(model: CapacityModel, workers: list[int], items: int, budget_s: float = 12.0) -> float:
     """Fast enough to finish, slow enough to be accurate: every call >= WALL_FLOOR of wall
-    time and at most MAX_WALL_RPS requests/s of wall time at the busiest point."""
+    time (when some point is bound by its workers, where per-call overhead shows) and at most
+    MAX_WALL_RPS requests/s of wall time at the busiest point; when every point is bound by a
+    limit, fast enough that MIN_LIMITED_SAMPLE items fit the budget at the slowest point."""
     shortest = min(c.latency_mean for c in model.calls)
-    busiest = max(model.predict(w, items).requests_per_s for w in workers)
-    scale = max(WALL_FLOOR / shortest if shortest > 0 else 1.0, busiest / MAX_WALL_RPS)
+    preds = [model.predict(w, items) for w in workers]
+    busiest = max(p.requests_per_s for p in preds)
+    rps_floor = busiest / MAX_WALL_RPS
+    if any(_worker_bound(p) for p in preds) or shortest <= 0:
+        scale = max(WALL_FLOOR / shortest if shortest > 0 else 1.0, rps_floor)
+    else:
+        slowest = min(p.items_per_s for p in preds)
+        fit = budget_s * slowest / MIN_LIMITED_SAMPLE
+        scale = min(WALL_FLOOR / shortest, max(fit, LIMITED_WALL_FLOOR / shortest, rps_floor))
     return float(f"{min(1.0, max(scale, 0.001)):.2g}")
+
+
+def _worker_bound(prediction: Prediction) -> bool:
+    return prediction.binding.startswith("concurrency")
 
 
 def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float) -> int:
     """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers."""
+    ramp = ramp_width(prediction, workers)
     if prediction.items_per_s <= 0:
-        return min(items, 3 * workers)
+        return min(items, 3 * ramp)
     fits = int(budget_s * prediction.items_per_s / time_scale)
-    return max(1, min(items, max(3 * workers, fits)))
+    if _worker_bound(prediction) and fits < MIN_SAMPLE:
+        fits = min(MIN_SAMPLE, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
+    return max(1, min(items, max(3 * ramp, 10, fits)))
+
+
+def ramp_width(prediction: Prediction, workers: int) -> int:
+    """Items in flight at the steady rate: the workers, or fewer when a limit paces them (a
+    limit-bound point at 50 workers has ~1 item in flight, so its ramp is one item, not 50)."""
+    return max(1, min(workers, math.ceil(prediction.concurrency - 1e-9)))
 
 
 def steady_throughput(completions: list[float], workers: int) -> float | None:
@@ -100,7 +134,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     sc = loaded.scenario
     n_full = items or sc.items or _count_input(loaded)
     model = CapacityModel(loaded)
-    scale = time_scale or choose_time_scale(model, workers, n_full)
+    scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
     result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     say = progress or (lambda _msg: None)
@@ -125,7 +159,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
             stats = run_engine(loaded, opts, targets, record_completions=True)
             summary = stats.summary()
             wall = stats.elapsed()
-            steady = steady_throughput(stats.completions or [], w)
+            steady = steady_throughput(stats.completions or [], ramp_width(pred, w))
             x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
             full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
             measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)

@@ -37,22 +37,31 @@ class AiohttpTransport:
 
         self._aiohttp = aiohttp
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one object per value, not per request
 
     def _get(self):
         if self._session is None:
             aiohttp = self._aiohttp
+            from . import __version__
+
             connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+            # Our own User-Agent as a default header rather than skip_auto_headers=("User-Agent",),
+            # which costs a sorted CIMultiDict per request; no cookie jar (API clients need none,
+            # and the default jar filters cookies on every request).
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=True,
-                                                  skip_auto_headers=("User-Agent",))
+                                                  headers={"User-Agent": f"ratelimit-harness/{__version__}"},
+                                                  cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None,
                       timeout: float) -> HttpResponse:
         aiohttp = self._aiohttp
-        session = self._get()
+        session = self._session or self._get()
+        client_timeout = self._timeouts.get(timeout)
+        if client_timeout is None:
+            client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with session.request(method, url, headers=headers, data=body,
-                                       timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            async with session.request(method, url, headers=headers, data=body, timeout=client_timeout) as resp:
                 data = await resp.read()
                 return HttpResponse(resp.status, resp.headers, data)
         except asyncio.TimeoutError:
