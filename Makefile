@@ -38,18 +38,24 @@ test: venv sysdeps
 	$(PY) -m pytest -q -m "not bench" tests
 
 BENCH_ARGS = tests/benchmarks -m bench -q --benchmark-only --benchmark-columns=min,median,max,rounds --benchmark-storage=file://.benchmarks
+# The committed baseline (one file, whatever the machine id), so bench-compare works on a fresh clone.
+BENCH_BASELINE = tests/benchmarks/baseline/baseline.json
 
 bench: venv sysdeps
 	$(PY) -m pytest $(BENCH_ARGS) --benchmark-autosave
 
+# Saved under .benchmarks/new-baseline first, so a failed run leaves the old baseline alone.
 bench-save: venv sysdeps
-	$(PY) -m pytest $(BENCH_ARGS) --benchmark-save=baseline
+	rm -rf .benchmarks/new-baseline
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-storage=file://.benchmarks/new-baseline --benchmark-save=baseline
+	mkdir -p $(dir $(BENCH_BASELINE))
+	cp $$(ls .benchmarks/new-baseline/*/*_baseline.json | tail -1) $(BENCH_BASELINE)
 
 bench-compare: venv sysdeps
-	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare=$$(ls .benchmarks/*/*_baseline.json | tail -1 | xargs basename | cut -d_ -f1) --benchmark-compare-fail=median:10%
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare=$(BENCH_BASELINE) --benchmark-compare-fail=median:10%
 
 mock: venv
 	$(PY) -m harness mock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .benchmarks/*/*[!e].json build *.egg-info
+	rm -rf $(VENV) .pytest_cache .benchmarks build *.egg-info

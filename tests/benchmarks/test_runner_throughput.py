@@ -1,0 +1,125 @@
+"""Bar: the runner makes >= 5,000 requests/s on one core against a zero-latency mock
+(DESIGN.md "Performance bars"), with Locust's FastHttpUser measured against the same mock in
+the same run as the yardstick (the ratio runner/Locust is recorded).
+
+The workload is the cheapest realistic one: one REST POST per item with a small JSON body
+built from the row by templates, one field kept from the answer, checkpoint (SQLite) and
+ordered JSONL output on. The mock (CardGenius's REST profile, zero latency, ~200-byte answers)
+is pinned to core 0, the runner (``taskset -c 1 python -m harness run``) and Locust to core 1.
+
+A benchmark round is one whole ``harness run`` of ``ITEMS`` items (fresh output and checkpoint),
+so the round time is the time to process that many items, interpreter start-up included
+(~0.5 s). The req/s of the bar is the runner's own: requests over the engine's wall time from
+its summary (start-up excluded), best of the rounds as in the mock benchmarks (noise from the
+rest of the machine only ever slows a round). ``cpu_us_per_request`` (the runner's user+system
+CPU over its requests, start-up included) is recorded too: it is what a busy machine disturbs
+least.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.runner_support import FAST_REST_SETS, ROOT, read_ids, run_harness, write_scenario, write_users
+
+from .conftest import CLIENT_CPU, pinned
+
+BAR_RPS = 5_000
+ITEMS = 50_000
+WORKERS = 64          # requests in flight; Locust gets as many users
+ROUNDS = 3
+LOCUST_USERS = WORKERS
+LOCUST_SECONDS = 10
+LOCUSTFILE = Path(__file__).resolve().parent / "locust_rest.py"
+
+
+def _child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def run_locust(host: str, workdir: Path, *, users: int = LOCUST_USERS, seconds: int = LOCUST_SECONDS) -> dict[str, Any]:
+    """One headless Locust run on the client core; its aggregated requests/s and counts."""
+    locust = Path(sys.executable).with_name("locust")
+    if not locust.exists() and shutil.which("locust") is None:
+        pytest.skip("locust is not installed")
+    prefix = workdir / "locust"
+    cmd = pinned([str(locust if locust.exists() else "locust"), "-f", str(LOCUSTFILE), "--headless",
+                  "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--only-summary",
+                  "--csv", str(prefix), "--loglevel", "WARNING"], CLIENT_CPU)
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 60)
+    stats = Path(f"{prefix}_stats.csv")
+    assert stats.exists(), f"locust wrote no stats ({out.returncode}):\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+    with stats.open() as f:
+        agg = next(row for row in csv.DictReader(f) if row["Name"] == "Aggregated")
+    return {"rps": float(agg["Requests/s"]), "requests": int(agg["Request Count"]),
+            "failures": int(agg["Failure Count"])}
+
+
+@pytest.fixture(scope="module")
+def users_input(tmp_path_factory) -> Path:
+    return write_users(tmp_path_factory.mktemp("runner-input") / "users.jsonl", ITEMS)
+
+
+@pytest.mark.bench
+def test_runner_throughput_one_core(benchmark, pinned_mock, users_input, tmp_path):
+    """>= 5,000 req/s: one POST + one kept field per item, checkpoint and output on, one core."""
+    mock = pinned_mock(["cardgenius"], sets=FAST_REST_SETS)
+    out, ckpt, summary = tmp_path / "out.jsonl", tmp_path / "out.ckpt.sqlite", tmp_path / "summary.json"
+    scenario = write_scenario(tmp_path / "scenario.yaml", input=users_input, output=out,
+                              mock_url=mock.url("cardgenius"), workers=WORKERS)
+    rounds: list[dict[str, Any]] = []
+
+    def fresh() -> None:
+        for p in (out, ckpt, summary, *tmp_path.glob("out.ckpt.sqlite*")):
+            p.unlink(missing_ok=True)
+
+    def one_round() -> None:
+        cpu0, t0 = _child_cpu(), time.perf_counter()
+        proc = run_harness(scenario, "--checkpoint", str(ckpt), "--summary-json", str(summary), cpu=CLIENT_CPU,
+                           timeout=300)
+        wall, cpu = time.perf_counter() - t0, _child_cpu() - cpu0
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        s = json.loads(summary.read_text())
+        rounds.append({"rps": s["requests"] / s["duration_wall_seconds"], "requests": s["requests"],
+                       "done": s["items_done"], "engine_seconds": s["duration_wall_seconds"], "command_seconds": wall,
+                       "cpu_seconds": cpu, "outcomes": s["requests_by_outcome"]})
+
+    benchmark.pedantic(one_round, setup=fresh, rounds=ROUNDS, warmup_rounds=0, iterations=1)
+    ids = read_ids(out)  # the last round's output: every item, once, in order
+    assert len(ids) == ITEMS and ids[0] == "u0000000" and ids[-1] == f"u{ITEMS - 1:07d}"
+
+    loc = run_locust(mock.base_url, tmp_path)
+    rps = [r["rps"] for r in rounds]
+    info = {
+        "items": ITEMS,
+        "workers": WORKERS,
+        "rps_best": round(max(rps)),
+        "rps_median": round(statistics.median(rps)),
+        "rps_rounds": [round(x) for x in rps],
+        "command_seconds_rounds": [round(r["command_seconds"], 2) for r in rounds],
+        "cpu_us_per_request": round(min(r["cpu_seconds"] / r["requests"] for r in rounds) * 1e6, 1),
+        "locust_rps": round(loc["rps"]),
+        "locust_users": LOCUST_USERS,
+        "locust_failures": loc["failures"],
+        "ratio_to_locust": round(max(rps) / loc["rps"], 3) if loc["rps"] else None,
+        "bar_rps": BAR_RPS,
+    }
+    benchmark.extra_info.update(info)
+    print(f"\nrunner: {info['rps_best']} req/s best ({info['rps_rounds']}), {info['cpu_us_per_request']} us CPU/request;"
+          f" locust FastHttpUser {info['locust_rps']} req/s; ratio {info['ratio_to_locust']}")
+    for r in rounds:
+        assert r["done"] == ITEMS and r["requests"] == ITEMS and r["outcomes"] == {"ok": ITEMS}, r
+    assert loc["failures"] == 0, loc
+    assert info["rps_best"] >= BAR_RPS, info
