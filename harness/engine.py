@@ -40,7 +40,7 @@ class RunOptions:
     time_scale: float = 1.0
     max_cost: float | None = None
     max_rps: float | None = None
-    transport: str = "aiohttp"
+    transport: str = "fast"
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     input_format: str | None = None
     output_format: str | None = None

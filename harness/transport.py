@@ -1,8 +1,11 @@
 """HTTP transports: how the runner sends a request and gets status, headers and body.
 
-The default is aiohttp's client: measured here, httpx's default transport serves 260-820
-requests/s on one core under concurrency against aiohttp's ~7,000, and the runner's bar is
-5,000/s. ``HttpxTransport`` exists for users who need httpx (proxies, respx in tests).
+The default is ``fast`` (:mod:`harness.fasthttp`, HTTP/1.1 on asyncio Protocols and the llhttp
+parser): measured here, httpx's default transport serves 260-820 requests/s on one core under
+concurrency against aiohttp's ~7,000, the runner's bar is 5,000/s, and aiohttp's client costs
+~3x the CPU per request of ``fast`` (see that module). ``AiohttpTransport`` (``--transport
+aiohttp``) remains for what ``fast`` leaves out (redirects, proxies, cookies, brotli);
+``HttpxTransport`` for users who need httpx (proxies, respx in tests).
 A request that gets no HTTP answer raises :class:`TransportError` with the outcome label.
 """
 
@@ -111,7 +114,11 @@ def make_transport(name: str = "aiohttp") -> Transport:
         return AiohttpTransport()
     if name == "httpx":
         return HttpxTransport()
-    raise ValueError(f"unknown transport {name!r} (aiohttp or httpx)")
+    if name == "fast":
+        from .fasthttp import FastTransport
+
+        return FastTransport()
+    raise ValueError(f"unknown transport {name!r} (fast, aiohttp or httpx)")
 
 
 def _short(exc: BaseException) -> str:
