@@ -101,7 +101,14 @@ def run(
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on 127.0.0.1:P."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table (CI)."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the run summary as JSON."),
-    transport: str = typer.Option("aiohttp", "--transport", help="HTTP client: aiohttp (fast) or httpx."),
+    transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.fasthttp, the default), aiohttp or httpx."),
+    metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help="Address /metrics listens on (0.0.0.0 "
+                                     "inside a container)."),
+    metrics_linger: float = typer.Option(0.0, "--metrics-linger", min=0.0, help="Keep /metrics up S seconds "
+                                         "after the run, so Prometheus scrapes its final values."),
+    pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
+                                              "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
+    no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
@@ -125,7 +132,11 @@ def run(
         opts = RunOptions(input=in_path, output=out_path, checkpoint=ckpt, resume=resume, workers=workers,
                           time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport,
                           input_format=sc.input.format, output_format=sc.output.format)
-        summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json))  # type: ignore[arg-type]
+        if no_metrics and (metrics_port is not None or pushgateway):
+            raise _usage("--no-metrics cannot be combined with --metrics-port or --pushgateway")
+        summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
+                                     metrics=not no_metrics, metrics_linger=metrics_linger,
+                                     pushgateway=pushgateway, metrics_addr=metrics_addr))
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -184,6 +195,244 @@ def _usage(message: str) -> Exception:
     from .errors import ScenarioError
 
     return ScenarioError(message)
+
+
+@app.command()
+def loadspec(
+    plan: Optional[Path] = typer.Option(None, "--plan", help="A scenario: predict its load with the capacity model."),
+    run_ckpt: Optional[Path] = typer.Option(None, "--run", help="A finished run's checkpoint: use what it measured."),
+    items: Optional[int] = typer.Option(None, "--items", min=1,
+                                        help="Items in the batch (--plan: default the scenario's `items`; "
+                                             "--run: project the measured rates to N items)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1,
+                                          help="Workers (--plan only; default the scenario's)."),
+    start: Optional[str] = typer.Option(None, "--start", help="Start date (ISO: 2025-07-01 or 2025-07-01T09:00)."),
+    partner: Optional[str] = typer.Option(None, "--partner", help="The partner's name in the notice (default: the "
+                                                                   "scenario's target names)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder; default reports/loadspec-SCENARIO/."),
+) -> None:
+    """Write the DevOps load spec (LOAD_SPEC.md, load_spec.json) and the partner notice
+    (partner_notice.txt): req/s, peak, connections, bandwidth, daily volume, duration,
+    errors, our limits and retries, monitoring, rollback, questions for the partner."""
+    from .errors import HarnessError
+    from .loadspec import LoadSpec, parse_start, write_loadspec
+    from .scenario import load_scenario
+
+    try:
+        if (plan is None) == (run_ckpt is None):
+            raise _usage("give exactly one of --plan SCENARIO or --run CHECKPOINT")
+        when = parse_start(start)
+        if plan is not None:
+            loaded = load_scenario(plan)
+            n = items if items is not None else loaded.scenario.items
+            if not n:
+                raise _usage("--items N is required (the scenario has no `items`)")
+            spec = LoadSpec.from_plan(loaded, n, workers or loaded.scenario.workers, partner=partner, start=when)
+        else:
+            if workers is not None:
+                raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
+            spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
+        folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+        written = write_loadspec(spec, folder)
+    except (HarnessError, ValueError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    v = spec.view()
+    typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
+               f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
+               f"{v['total_requests']} requests in {v['duration']}")
+    for path in written.values():
+        typer.echo(f"  {path}")
+
+
+def _parse_workers(text: str) -> list[int]:
+    try:
+        ws = sorted({int(w) for w in text.replace(" ", "").split(",") if w})
+    except ValueError:
+        raise _usage(f"--workers must be comma-separated integers, e.g. 1,3,5,10; got {text!r}") from None
+    if not ws or ws[0] < 1:
+        raise _usage(f"--workers must be integers >= 1, got {text!r}")
+    return ws
+
+
+def _parse_sets(sets: Optional[list[str]]) -> dict:
+    """``PROVIDER.FIELD=VALUE`` pairs (VALUE read as YAML: numbers, null, lists) for load_scenario."""
+    import yaml
+
+    out: dict = {}
+    for text in sets or []:
+        key, sep, value = text.partition("=")
+        if not sep or "." not in key:
+            raise _usage(f"--set must be PROVIDER.FIELD=VALUE, e.g. openai.limits.requests_per_minute=60; got {text!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _report_errors(fn):
+    """Scenario and usage errors as one line on stderr and exit status 2, not a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import HarnessError
+
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@_report_errors
+def plan(
+    scenario: Path = typer.Argument(..., help="The scenario YAML."),
+    items: Optional[int] = typer.Option(None, "--items", min=1, help="Items in the batch (default: the scenario's items or input)."),
+    workers: str = typer.Option("1,3,5,10", "--workers", help="Comma-separated worker counts."),
+    latency_factor: float = typer.Option(1.0, "--latency-factor", help="What if every call took F times as long."),
+    limit_factor: float = typer.Option(1.0, "--limit-factor", help="What if every rate limit were F times as high."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+) -> None:
+    """The capacity model alone: for each worker count, items/s (and per minute), the time for
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
+    import json
+
+    from rich.console import Console
+
+    from .planner import CapacityModel, WhatIf
+    from .report import render_table, to_json
+    from .scenario import load_scenario
+    from .sweep import SweepPoint, SweepResult, _count_input
+
+    if latency_factor <= 0 or limit_factor <= 0:
+        raise _usage("--latency-factor and --limit-factor must be > 0")
+    ws = _parse_workers(workers)
+    loaded = load_scenario(scenario, extra_sets=_parse_sets(set_))
+    sc = loaded.scenario
+    n = items or sc.items or _count_input(loaded)
+    if not n:
+        raise _usage("no item count: give --items N (the scenario has no items: and no input to count)")
+    model = CapacityModel(loaded, WhatIf(latency_factor, limit_factor))
+    result = SweepResult(sc.name, n, 1.0, sequential=model.predict(1, n))
+    for w in ws:
+        result.points.append(SweepPoint(w, model.predict(w, n)))
+    if latency_factor != 1.0 or limit_factor != 1.0 or set_:
+        result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
+                            + (f", {', '.join(set_ or [])}" if set_ else ""))
+    if json_out:
+        typer.echo(json.dumps(to_json(result), indent=2, default=str))
+        return
+    con = Console(width=max(160, Console().width))
+    con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
+    for note in result.notes:
+        con.print(f"note: {note}")
+
+
+def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optional[int], time_scale: Optional[float],
+                      budget: float, out: Optional[Path], with_claims: bool, title: str) -> None:
+    import shutil
+    import tempfile
+    import time
+
+    from rich.console import Console
+
+    from .claims import check_claims
+    from .report import default_out_dir, print_result, write_report
+    from .sweep import run_sweep
+
+    con = Console(width=max(160, Console().width))
+    t0 = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
+    try:
+        result = run_sweep(loaded, ws, items=items, sample=sample, time_scale=time_scale, budget_s=budget,
+                           workdir=work, progress=lambda m: con.print(f"[dim]{m}[/dim]"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    verdicts = check_claims(loaded, result) if with_claims else None
+    elapsed = time.monotonic() - t0
+    out_dir = out or default_out_dir(loaded.scenario.name)
+    files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
+    print_result(result, verdicts, con)
+    con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
+
+
+@app.command()
+@_report_errors
+def sweep(
+    scenario: Path = typer.Argument(..., help="The scenario YAML."),
+    workers: str = typer.Option("1,3,5,10", "--workers", help="Comma-separated worker counts."),
+    items: Optional[int] = typer.Option(None, "--items", min=1, help="Items to predict for (default: scenario/input)."),
+    sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Items actually run per worker count (default: what fits the budget)."),
+    time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
+    budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count when choosing the sample."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+) -> None:
+    """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
+    model next to the measurement with the error, and write report.md, report.json and plots."""
+    from .scenario import load_scenario
+
+    if time_scale is not None and time_scale <= 0:
+        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    loaded = load_scenario(scenario)
+    _sweep_and_report(loaded, _parse_workers(workers), items, sample, time_scale, budget, out, False,
+                      f"Sweep: {loaded.scenario.name}")
+
+
+@app.command()
+@_report_errors
+def reproduce(
+    scenario: Path = typer.Argument(..., help="A seed scenario with a claims: section (scenarios/seeds/*.yaml)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
+    budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
+) -> None:
+    """A sweep at every worker count of the document's table, with its claims as a third column
+    and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
+    from .scenario import load_scenario
+
+    if time_scale is not None and time_scale <= 0:
+        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    loaded = load_scenario(scenario)
+    claims = loaded.scenario.claims or {}
+    ws = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
+    if not ws:
+        raise _usage(f"{scenario}: no claims.table with worker counts to reproduce")
+    _sweep_and_report(loaded, ws, claims.get("items"), None, time_scale, budget, out, True,
+                      f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})")
+
+
+@app.command()
+@_report_errors
+def knee(
+    history: Path = typer.Argument(..., help="Locust's PREFIX_stats_history.csv (run with --csv PREFIX --csv-full-history)."),
+    slo_p95: Optional[float] = typer.Option(None, "--slo-p95", help="p95 latency SLO in seconds (real time with --time-scale)."),
+    max_error_ratio: float = typer.Option(0.01, "--max-error-ratio", help="Largest share of errors (and of 429s) a step may have."),
+    max_429_ratio: Optional[float] = typer.Option(None, "--max-429-ratio", help="Largest share of 429s (default: --max-error-ratio)."),
+    min_growth: float = typer.Option(0.25, "--min-growth", help="A step must raise req/s by this share of its users' rise."),
+    time_scale: float = typer.Option(1.0, "--time-scale", help="The mock's --time-scale: report rates and p95 in real time."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Find the knee of a Locust step ramp: the highest sustainable req/s and users before p95
+    latency, the 429 ratio or the error ratio breaks the SLO (or the throughput stops growing)."""
+    import json
+
+    from .knee import KneeConfig, format_report, knee_from_csv
+
+    if time_scale <= 0:
+        raise ValueError(f"--time-scale must be > 0, got {time_scale}")
+    config = KneeConfig(slo_p95=slo_p95, max_error_ratio=max_error_ratio, max_rate_limited_ratio=max_429_ratio,
+                        min_growth=min_growth, time_scale=time_scale)
+    report = knee_from_csv(history, config)
+    typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
+    if report.knee is None:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -38,6 +38,8 @@ class RunnerMetrics:
                              ["run_id", "status"], registry=r)
         self.items_planned = Gauge("harness_items_planned", "Items in this run's input.", ["run_id"], registry=r)
         self.eta = Gauge("harness_eta_seconds", "Estimated seconds to finish.", ["run_id"], registry=r)
+        self.planned_duration = Gauge("harness_planned_duration_seconds", "The capacity model's predicted duration "
+                                      "of this run (wall-clock seconds).", ["run_id"], registry=r)
         self.tokens = Counter("harness_tokens_total", "LLM tokens by kind (input, output).",
                               ["run_id", "kind"], registry=r)
         self.cost = Counter("harness_cost_dollars_total", "Spend so far, from response usage and profile prices.",
@@ -48,6 +50,7 @@ class RunnerMetrics:
         self.limit_g = self.concurrency_limit.labels(run_id)
         self.planned_g = self.items_planned.labels(run_id)
         self.eta_g = self.eta.labels(run_id)
+        self.planned_duration_g = self.planned_duration.labels(run_id)
         self.cost_c = self.cost.labels(run_id)
 
     def child(self, metric, *labels: str):
@@ -56,3 +59,50 @@ class RunnerMetrics:
         if c is None:
             c = self._cache[key] = metric.labels(self.run_id, *labels)
         return c
+
+
+class _Noop:
+    """Stands for every metric and child of :class:`NullMetrics`: each update does nothing."""
+
+    __slots__ = ()
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def dec(self, amount: float = 1) -> None:
+        pass
+
+    def set(self, value: float) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+    def labels(self, *labels: str) -> "_Noop":
+        return self
+
+    def __repr__(self) -> str:
+        return "<no-op metric>"
+
+
+_NOOP = _Noop()
+
+
+class NullMetrics:
+    """``harness run --no-metrics``: the same surface as :class:`RunnerMetrics`, recording nothing
+    (an empty registry), so the metrics' cost can be measured against a run without them."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.registry = CollectorRegistry()
+        for name in ("requests", "duration", "in_flight", "concurrency_limit", "workers", "request_bytes",
+                     "response_bytes", "retries", "limiter_wait", "items", "items_planned", "eta",
+                     "planned_duration", "tokens", "cost", "workers_g", "in_flight_g", "limit_g", "planned_g",
+                     "eta_g", "planned_duration_g", "cost_c"):
+            setattr(self, name, _NOOP)
+
+    def child(self, metric, *labels: str) -> _Noop:
+        return _NOOP
+
+    def __repr__(self) -> str:
+        return f"NullMetrics(run_id={self.run_id!r})"

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from .caller import TargetRuntime
 from .engine import Engine, RunOptions
 from .errors import ScenarioError, TargetUnreachable
 from .limiter import Rate, RateLimiter
-from .metrics import RunnerMetrics
+from .metrics import NullMetrics, RunnerMetrics
 from .mockproc import start_mock
 from .progress import ProgressDisplay, summary_table
 from .scenario import ClientLimits, LoadedScenario
@@ -44,6 +45,10 @@ class RunRequest:
     metrics_port: int | None = None
     quiet: bool = False
     summary_json: Path | None = None
+    metrics: bool = True               # False: --no-metrics (a no-op metrics object)
+    metrics_linger: float = 0.0        # keep /metrics up this long after the run (so it is scraped)
+    pushgateway: str | None = None     # push the final metrics there (short runs)
+    metrics_addr: str = "127.0.0.1"    # 0.0.0.0 in a container, so Prometheus can reach it
 
 
 def limiter_for(limits: ClientLimits, time_scale: float) -> tuple[RateLimiter, set[str]]:
@@ -145,11 +150,13 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
             mock_base = mock.base_url
         targets = build_targets(loaded, req.target_kind, mock_base, opts.time_scale)
         preflight(targets)
-        metrics = RunnerMetrics(opts.run_id)
+        metrics = RunnerMetrics(opts.run_id) if req.metrics else NullMetrics(opts.run_id)
+        if req.metrics:
+            _set_planned_duration(metrics, loaded, opts)
         if req.metrics_port is not None:
             from prometheus_client import start_http_server
 
-            start_http_server(req.metrics_port, addr="127.0.0.1", registry=metrics.registry)
+            start_http_server(req.metrics_port, addr=req.metrics_addr, registry=metrics.registry)
         display = None if req.quiet else stack.enter_context(ProgressDisplay(console, loaded.scenario.name))
         engine = Engine(loaded, opts, targets, metrics, fingerprint(loaded, opts.input),
                         on_tick=display.update if display else None)
@@ -161,7 +168,31 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
         req.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     if not req.quiet:
         console.print(summary_table(summary, f"{loaded.scenario.name}: run {opts.run_id}"))
+    if req.pushgateway:
+        from .pushgateway import push_summary
+
+        try:
+            push_summary(req.pushgateway, metrics, summary)
+        except OSError as exc:  # the run is done and recorded; a lost push is a warning
+            console.print(f"[yellow]warning: could not push to the Pushgateway {req.pushgateway}: {exc}[/yellow]")
+    if req.metrics_port is not None and req.metrics_linger > 0:
+        time.sleep(req.metrics_linger)  # /metrics stays up (daemon thread) until scraped once more
     return summary
+
+
+def _set_planned_duration(metrics, loaded: LoadedScenario, opts: RunOptions) -> None:
+    """``harness_planned_duration_seconds``: the capacity model's wall-clock duration for this run
+    (the "ETA beyond plan" alert compares against it). Left unset where the model cannot predict."""
+    try:
+        from .inputs import count_items
+        from .planner import CapacityModel
+
+        items = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
+        workers = opts.workers or loaded.scenario.workers
+        predicted = CapacityModel(loaded).predict(workers, items).duration_s
+        metrics.planned_duration_g.set(predicted * opts.time_scale)
+    except Exception:  # noqa: BLE001 - a plan is a nicety; never a reason for a run to fail
+        pass
 
 
 def run_engine(loaded: LoadedScenario, opts: RunOptions, targets: dict[str, TargetRuntime],

@@ -28,12 +28,14 @@ from .scenario import LoadedScenario
 WALL_FLOOR = 0.2
 MAX_WALL_RPS = 600.0  # requests/s the sweep asks of runner + mock together on this 2-core machine
 # A point bound by the workers measures the mean item time, so its error is the sampling error,
-# ~CV / sqrt(n) (CV 0.3-0.45 for the seeds' lognormal latencies): it gets up to
-# MAX_BUDGET_FACTOR x its budget to run MIN_SAMPLE items (150: ~3.5% at CV 0.43). A point bound by
-# a limit is paced by the limiter, so a few items measure it: its sample is what fits the budget,
-# and a sweep of only limit-bound points picks a time scale that fits MIN_LIMITED_SAMPLE items.
+# ~CV / sqrt(n) (CV of an item's time 0.2-0.43 for the seeds' lognormal latencies): it gets up to
+# MAX_BUDGET_FACTOR x its budget to run (CV / SAMPLE_SE)^2 items (seed 003: 209, seed 001: 102),
+# MIN_SAMPLE when the CV is not known. A point bound by a limit is paced by the limiter, so a few
+# items measure it: its sample is what fits the budget, and a sweep of only limit-bound points
+# picks a time scale that fits MIN_LIMITED_SAMPLE items.
+SAMPLE_SE = 0.03
 MIN_SAMPLE = 150
-MAX_BUDGET_FACTOR = 3.0
+MAX_BUDGET_FACTOR = 5.0
 MIN_LIMITED_SAMPLE = 30
 LIMITED_WALL_FLOOR = 0.01  # seconds: the shortest mean call in wall time when no point is worker-bound
 
@@ -97,14 +99,35 @@ def _worker_bound(prediction: Prediction) -> bool:
     return prediction.binding.startswith("concurrency")
 
 
-def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float) -> int:
-    """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers."""
+def item_time_cv(model: CapacityModel) -> float:
+    """Coefficient of variation of one item's time: its calls' lognormal latencies and, for LLM
+    calls, the generation time of a lognormal number of output tokens, all independent."""
+    from mock_servers.profile import lognormal_sigma
+
+    var = 0.0
+    for c in model.calls:
+        var += (c.latency_median * math.exp(c.sigma ** 2 / 2)) ** 2 * (math.exp(c.sigma ** 2) - 1)
+        profile = model.loaded.profiles.get(c.target)
+        if c.fixed > 0 and profile is not None and c.endpoint in profile.models:
+            out = profile.model_settings(c.endpoint).output_tokens
+            s = lognormal_sigma(out.median, out.p99 or out.median)
+            var += c.fixed ** 2 * (math.exp(s * s) - 1)
+    mean = sum(c.latency_mean for c in model.calls)
+    return math.sqrt(var) / mean if mean > 0 else 0.0
+
+
+def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float,
+                  cv: float | None = None) -> int:
+    """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers; a
+    worker-bound point may take up to MAX_BUDGET_FACTOR x the budget to reach a sampling error
+    of SAMPLE_SE (given the item time's ``cv``)."""
     ramp = ramp_width(prediction, workers)
     if prediction.items_per_s <= 0:
         return min(items, 3 * ramp)
     fits = int(budget_s * prediction.items_per_s / time_scale)
-    if _worker_bound(prediction) and fits < MIN_SAMPLE:
-        fits = min(MIN_SAMPLE, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
+    want = MIN_SAMPLE if cv is None else math.ceil((cv / SAMPLE_SE) ** 2)
+    if _worker_bound(prediction) and fits < want:
+        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
     return max(1, min(items, max(3 * ramp, 10, fits)))
 
 
@@ -135,6 +158,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     n_full = items or sc.items or _count_input(loaded)
     model = CapacityModel(loaded)
     scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
+    cv = item_time_cv(model)
     result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     say = progress or (lambda _msg: None)
@@ -148,7 +172,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     with start_mock(shipped, profiles=files, sets=sets, time_scale=scale) as mock:
         for w in workers:
             pred = model.predict(w, n_full)
-            n = sample or choose_sample(pred, w, n_full, scale, budget_s)
+            n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
             sample_path = _write_sample(loaded, work / f"input-{w}.jsonl", n)
             _reset(mock.base_url)
             say(f"{sc.name}: {w} workers, {n} of {n_full} items at time scale {scale:g}")

@@ -1,0 +1,263 @@
+"""The watching stack on real binaries: a real Prometheus (and Pushgateway) scraping a short real
+``harness run`` against the real mock, with the repository's own prometheus.yml and rules.
+
+One module-scoped run serves every query test: ~10-15 s wall. Everything listens on 127.0.0.1,
+every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from harness.mockproc import MockProcess, start_mock
+from tests.harness.runutil import Scraper
+
+REPO = Path(__file__).resolve().parents[2]
+GRAFANA = REPO / "grafana"
+PROM_DIR = GRAFANA / "prometheus"
+DASHBOARDS = GRAFANA / "dashboards"
+
+SCRAPE_INTERVAL = "1s"
+RATE_INTERVAL = "5s"  # Grafana's $__rate_interval for a 1 s scrape: max(4 x scrape, step + scrape)
+TIME_SCALE = 0.1
+ITEMS = 150
+WORKERS = 10
+# the mock refuses above 60 requests/min of profile time (10 req/s wall at 0.1), the runner does not
+# learn that limit, so it meets 429s (and Retry-After waits) and some 500s: every panel has data.
+MOCK_SETS = ["openai.limits.requests_per_minute=60", "openai.faults.error_500=0.03"]
+
+SCENARIO = {
+    "name": "grafana-e2e",
+    "targets": {"openai": {"profile": "openai", "mock_url": None, "limits": {"learn": False}}},
+    "steps": [{
+        "name": "chat", "target": "openai", "path": "/v1/chat/completions",
+        "json": {"model": "gpt-4o-mini", "max_tokens": 100,
+                 "messages": [{"role": "user", "content": "Describe {{ row.text }}"}]},
+        "keep": {"answer": "{{ response.choices[0].message.content }}"},
+    }],
+    "workers": WORKERS,
+    "timeout": 30,
+    "retry": {"max_attempts": 8, "base_delay": 0.5, "max_delay": 2.0},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str, timeout: float = 5.0) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # noqa: BLE001 - keep polling until the deadline
+            last = exc
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready after {timeout} s (last error: {last})")
+
+
+class Proc:
+    """A binary started on the side, its output in a file; stopped by :meth:`stop`."""
+
+    def __init__(self, cmd: list[str], name: str) -> None:
+        self.log = tempfile.NamedTemporaryFile("w+", prefix=f"{name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def api(self, path: str, **params: Any) -> Any:
+        query = urllib.parse.urlencode(params, doseq=True)
+        try:
+            body = json.loads(http_get(f"{self.url}/api/v1/{path}?{query}", timeout=10))
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{path} {params}: HTTP {exc.code} {exc.read().decode()[:500]}") from None
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query_range(self, expr: str, start: float, end: float, step: str = "1s") -> list[dict]:
+        return self.api("query_range", query=expr, start=f"{start:.3f}", end=f"{end:.3f}", step=step)["result"]
+
+    def query(self, expr: str, at: float | None = None) -> list[dict]:
+        params = {"query": expr}
+        if at is not None:
+            params["time"] = f"{at:.3f}"
+        return self.api("query", **params)["result"]
+
+
+# -- a stand-in for the Locust exporter (harness/locust_support/exporter.py, same names and labels) --
+@dataclass
+class FakeLocustExporter:
+    """Serves the names the Locust export will use (README, "Locust export (planned names)"),
+    with ``source="locust"``, updated by a thread as a small ramp would: users grow, requests
+    and latencies accumulate, a few 429s. Not Locust itself: it tests the dashboard's queries."""
+
+    port: int
+    run_id: str = "locust-e2e"
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> "FakeLocustExporter":
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+        from harness.metrics import DURATION_BUCKETS
+
+        reg = CollectorRegistry()
+        self.requests = Counter("harness_requests_total", "Requests by outcome.",
+                                ["source", "run_id", "target", "endpoint", "outcome"], registry=reg)
+        self.duration = Histogram("harness_request_duration_seconds", "Response time.",
+                                  ["source", "run_id", "target", "endpoint"], buckets=DURATION_BUCKETS,
+                                  registry=reg)
+        self.users = Gauge("harness_in_flight_requests", "Locust users.", ["source", "run_id"], registry=reg)
+        self.server, self.thread = start_http_server(self.port, addr="127.0.0.1", registry=reg)
+        threading.Thread(target=self._loop, daemon=True).start()
+        return self
+
+    def _loop(self) -> None:
+        deadline = time.monotonic() + 120  # bounded even if nobody stops it
+        n = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            n += 1
+            self.users.labels("locust", self.run_id).set(min(50, n // 5 + 1))
+            for endpoint, latency in (("recommend", 0.12), ("chat", 0.4)):
+                outcome = "rate_limited" if n % 17 == 0 else "ok"
+                self.requests.labels("locust", self.run_id, "mock", endpoint, outcome).inc()
+                self.duration.labels("locust", self.run_id, "mock", endpoint).observe(latency * (1 + (n % 7) / 10))
+            self._stop.wait(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+
+
+@dataclass
+class Stack:
+    prometheus: Prometheus
+    mock: MockProcess
+    run_id: str
+    locust_run_id: str
+    started: float
+    ended: float
+    runner_metrics_text: str
+    mock_metrics_text: str
+    pushgateway_url: str | None
+    run_output: str
+
+
+def scrape_config(mock_port: int, runner_port: int, locust_port: int, prom_port: int,
+                push_port: int | None, rules: Path) -> dict:
+    """The repository's prometheus.yml with the compose service addresses replaced by local ports."""
+    cfg = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
+    cfg["global"].update({"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL,
+                          "scrape_timeout": SCRAPE_INTERVAL})
+    cfg["rule_files"] = [str(rules / "*.yml")]
+    where = {"prometheus": prom_port, "mock": mock_port, "harness": runner_port, "locust": locust_port,
+             "pushgateway": push_port}
+    jobs = []
+    for job in cfg["scrape_configs"]:
+        port = where[job["job_name"]]
+        if port is None:
+            continue
+        job["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
+        jobs.append(job)
+    cfg["scrape_configs"] = jobs
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    if shutil.which("prometheus") is None:
+        pytest.skip("prometheus is not installed (make sysdeps installs it)")
+    from tests.harness.runutil import write_scenario
+
+    tmp = tmp_path_factory.mktemp("grafana-e2e")
+    started: list = []
+    try:
+        mock = start_mock(["openai"], time_scale=TIME_SCALE, sets=MOCK_SETS, seed=7)
+        started.append(mock)
+        runner_port, locust_port, prom_port = free_port(), free_port(), free_port()
+        push_port = None
+        if shutil.which("prometheus-pushgateway"):
+            push_port = free_port()
+            pgw = Proc(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{push_port}"], "pushgateway")
+            started.append(pgw)
+        locust = FakeLocustExporter(locust_port).start()
+        started.append(locust)
+        mock_port = int(mock.base_url.rsplit(":", 1)[1])
+        cfg_path = tmp / "prometheus.yml"
+        cfg_path.write_text(yaml.safe_dump(scrape_config(mock_port, runner_port, locust_port, prom_port, push_port,
+                                                       PROM_DIR / "rules")))
+        prom = Proc(["prometheus", f"--config.file={cfg_path}", f"--storage.tsdb.path={tmp / 'tsdb'}",
+                     f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus")
+        started.append(prom)
+        p = Prometheus(f"http://127.0.0.1:{prom_port}")
+        wait_until(lambda: prom.proc.poll() is None and http_get(f"{p.url}/-/ready", 1) != "", 30,
+                   f"prometheus\n{prom.output()}")
+        if push_port:
+            wait_until(lambda: http_get(f"http://127.0.0.1:{push_port}/-/ready", 1) != "", 20, "pushgateway")
+
+        doc = json.loads(json.dumps(SCENARIO))
+        doc["targets"]["openai"]["mock_url"] = mock.url("openai")
+        wd = write_scenario(tmp, doc, ITEMS, name="grafana-e2e")
+        cmd = [sys.executable, "-m", "harness", "run", str(wd.scenario), "--quiet", "--time-scale", str(TIME_SCALE),
+               "--metrics-port", str(runner_port), "--metrics-linger", "3", "--summary-json", str(wd.summary)]
+        if push_port:
+            cmd += ["--pushgateway", f"http://127.0.0.1:{push_port}"]
+        t0 = time.time()
+        scraper = Scraper(f"http://127.0.0.1:{runner_port}/metrics", interval=0.5, limit_seconds=90)
+        with scraper.running():
+            run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=90,
+                                 env={**os.environ, "NO_COLOR": "1"})
+        t1 = time.time()
+        assert run.returncode == 0, f"harness run failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
+        assert scraper.samples, "the runner's /metrics was never reachable"
+        summary = wd.summary_data()
+        # two more evaluations of the rules and one more scrape of everything
+        time.sleep(2.5)
+        yield Stack(p, mock, summary["run_id"], locust.run_id, t0, t1, scraper.samples[-1][1],
+                    http_get(mock.base_url + "/metrics"),
+                    f"http://127.0.0.1:{push_port}" if push_port else None, run.stdout + run.stderr)
+    finally:
+        for thing in reversed(started):
+            thing.stop()
