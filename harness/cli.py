@@ -77,14 +77,14 @@ def mock(
 
 @app.command()
 def demo(
-    time_scale: float = typer.Option(0.01, "--time-scale", help="Compression of the mock's time (0.01 = 100x)."),
-    sample: int = typer.Option(60, help="Users sent per worker count."),
+    out: Path = typer.Option(Path("reports/demo"), "--out", help="Where the report and the load spec go."),
+    budget: float = typer.Option(8.0, "--budget", min=0.5, help="Wall seconds per worker count of the sweep."),
 ) -> None:
-    """Start the mocks and run a time-compressed seed batch, printing its speed table."""
+    """Reproduce seed 003 end to end on the mocks (sweep, model vs measured vs claimed, plots)
+    and write its load spec and partner notice; prints where the report is."""
     from .demo import run_demo
 
-    run_demo(time_scale=time_scale, sample=sample)
-
+    run_demo(out=out, budget=budget)
 
 @app.command()
 def run(
