@@ -72,6 +72,7 @@ def _workers_axis(ax: Any, workers: list[int]) -> None:
 
 def _save(fig: Any, out_dir: Path, stem: str) -> dict[str, Path]:
     out = {}
+    out_dir = Path(out_dir)
     for ext in ("png", "svg"):
         path = out_dir / f"{stem}.{ext}"
         fig.savefig(path, dpi=DPI, format=ext)
@@ -154,13 +155,13 @@ def plot_throughput(result: SweepResult, out_dir: Path, stem: str = "throughput"
         if limit is not None:
             name, rate = limit
             ax.axhline(rate, color="tab:red", linestyle="--", linewidth=1.5, label=f"limit: {name}")
-            ax.annotate(f"limit {rate:.3g} items/s: {name.split(':')[0]}", xy=(ws[0], rate), xytext=(0, 4),
-                        textcoords="offset points", color="tab:red", fontsize=9)
+            ax.annotate(f"limit {rate:.3g} items/s: {name.split(':')[0]}", xy=(ws[-1], rate), xytext=(0, -13),
+                        textcoords="offset points", color="tab:red", fontsize=9, ha="right")
         _workers_axis(ax, ws)
         ax.set_ylabel("throughput (items per second, real time)")
         ax.set_ylim(bottom=0)
         ax.set_title(f"{result.scenario}: throughput vs workers")
-        ax.legend(loc="best", fontsize=9)
+        ax.legend(loc="upper left", fontsize=9, framealpha=0.95)
         fig.tight_layout()
         return _save(fig, out_dir, stem)
 
