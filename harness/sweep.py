@@ -10,6 +10,7 @@ sample holds one ramp-up and one ramp-down; the rest goes at the steady rate).
 from __future__ import annotations
 
 import math
+import shutil
 import tempfile
 import urllib.request
 from dataclasses import dataclass, field
@@ -162,8 +163,22 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     say = progress or (lambda _msg: None)
+    own_dir = workdir is None  # a folder made here is removed here; a caller's is left alone
     work = Path(workdir or tempfile.mkdtemp(prefix=f"sweep-{sc.name}-"))
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _measure(loaded, workers, model, result, n_full, sample, scale, budget_s, cv, claims, say, work)
+    finally:
+        if own_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
+             sample: int | None, scale: float, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
+             work: Path) -> SweepResult:
+    from .run import build_targets, run_engine
+
+    sc = loaded.scenario
     shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
     files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
     import json
