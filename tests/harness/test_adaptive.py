@@ -9,13 +9,9 @@ import pytest
 from harness.adaptive import AdaptiveConcurrency
 from harness.retry import Outcome
 
+from tests.fakes import FakeClock
 
-class FakeClock:
-    def __init__(self, t: float = 50.0) -> None:
-        self.t = t
 
-    def __call__(self) -> float:
-        return self.t
 
 
 async def settle() -> None:
@@ -36,7 +32,7 @@ async def call(ac: AdaptiveConcurrency, outcome: str, times: int = 1) -> None:
 
 
 async def test_starts_at_max_and_decreases_multiplicatively() -> None:
-    ac = AdaptiveConcurrency(10, clock=FakeClock())
+    ac = AdaptiveConcurrency(10, clock=FakeClock(50.0))
     assert (ac.limit, ac.in_flight) == (10, 0)
     limits = []
     for outcome in ("rate_limited", "overloaded", Outcome.RATE_LIMITED):
@@ -47,32 +43,32 @@ async def test_starts_at_max_and_decreases_multiplicatively() -> None:
 
 @pytest.mark.parametrize("outcome", ["server_error", "timeout", "client_error", "whatever"])
 async def test_other_outcomes_are_neutral(outcome: str) -> None:
-    ac = AdaptiveConcurrency(10, clock=FakeClock())
+    ac = AdaptiveConcurrency(10, clock=FakeClock(50.0))
     await call(ac, "rate_limited")
     await call(ac, outcome, times=20)
     assert ac.limit == 7 and ac.in_flight == 0
 
 
 async def test_never_below_min_limit() -> None:
-    ac = AdaptiveConcurrency(10, min_limit=2, clock=FakeClock())
+    ac = AdaptiveConcurrency(10, min_limit=2, clock=FakeClock(50.0))
     await call(ac, "rate_limited", times=20)
     assert ac.limit == 2
 
 
 async def test_cooldown_makes_one_burst_one_decrease() -> None:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     ac = AdaptiveConcurrency(100, cooldown=1.0, clock=clock)
     for _ in range(5):  # five 429s from the same window
         await call(ac, "rate_limited")
-        clock.t += 0.1
+        clock.now += 0.1
     assert ac.limit == 70
-    clock.t += 0.6  # 1.1 s after the first decrease
+    clock.now += 0.6  # 1.1 s after the first decrease
     await call(ac, "rate_limited")
     assert ac.limit == 49
 
 
 async def test_additive_increase_per_window_of_successes_up_to_the_cap() -> None:
-    ac = AdaptiveConcurrency(10, clock=FakeClock())
+    ac = AdaptiveConcurrency(10, clock=FakeClock(50.0))
     await call(ac, "rate_limited")
     assert ac.limit == 7
     await call(ac, "ok", times=6)
@@ -96,7 +92,7 @@ def test_bad_arguments(kwargs: dict) -> None:
 
 
 async def test_acquire_waits_at_the_limit_and_wakes_in_order() -> None:
-    ac = AdaptiveConcurrency(2, clock=FakeClock())
+    ac = AdaptiveConcurrency(2, clock=FakeClock(50.0))
     await hold(ac, 2)
     order: list[int] = []
 
@@ -121,7 +117,7 @@ async def test_acquire_waits_at_the_limit_and_wakes_in_order() -> None:
 
 
 async def test_no_new_slots_while_in_flight_exceeds_a_shrunk_limit() -> None:
-    ac = AdaptiveConcurrency(4, clock=FakeClock())
+    ac = AdaptiveConcurrency(4, clock=FakeClock(50.0))
     await hold(ac, 4)
     waiter = asyncio.create_task(ac.acquire())
     ac.release("rate_limited")  # limit 4 -> 2, in flight 3
@@ -136,7 +132,7 @@ async def test_no_new_slots_while_in_flight_exceeds_a_shrunk_limit() -> None:
 
 
 async def test_growing_limit_wakes_waiters_in_order() -> None:
-    ac = AdaptiveConcurrency(3, clock=FakeClock())
+    ac = AdaptiveConcurrency(3, clock=FakeClock(50.0))
     await hold(ac, 3)
     ac.release("rate_limited")  # 3 -> 2.1
     ac.release("rate_limited")  # -> 1.47: limit 1, in flight 1
@@ -158,7 +154,7 @@ async def test_growing_limit_wakes_waiters_in_order() -> None:
 
 
 async def test_cancelled_waiter_is_skipped_and_a_granted_slot_is_not_lost() -> None:
-    ac = AdaptiveConcurrency(1, clock=FakeClock())
+    ac = AdaptiveConcurrency(1, clock=FakeClock(50.0))
     await ac.acquire()
     first = asyncio.create_task(ac.acquire())
     second = asyncio.create_task(ac.acquire())
@@ -180,5 +176,5 @@ async def test_cancelled_waiter_is_skipped_and_a_granted_slot_is_not_lost() -> N
 
 
 def test_repr() -> None:
-    ac = AdaptiveConcurrency(8, min_limit=2, clock=FakeClock())
+    ac = AdaptiveConcurrency(8, min_limit=2, clock=FakeClock(50.0))
     assert repr(ac) == "AdaptiveConcurrency(limit=8, in_flight=0, waiting=0, min_limit=2, max_limit=8)"

@@ -10,21 +10,14 @@ import pytest
 
 from harness.limiter import Rate, RateLimiter
 
+from tests.fakes import FakeClock
 
-class FakeClock:
-    def __init__(self, t: float = 100.0) -> None:
-        self.t = t
 
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(100.0)
 
 
 def test_rate_per_minute_uses_time_scale() -> None:

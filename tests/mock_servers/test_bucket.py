@@ -6,16 +6,9 @@ import pytest
 
 from mock_servers.bucket import BucketSet, TokenBucket
 
+from tests.fakes import FakeClock
 
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
 
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

@@ -8,21 +8,14 @@ from mock_servers.profile import KeepaTokens
 from mock_servers.providers.keepa import KeepaBalance
 from mock_servers.timescale import TimeScale
 
+from tests.fakes import FakeClock
 
-class FakeClock:
-    def __init__(self, now: float = 500.0) -> None:
-        self.now = now
 
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(500.0)
 
 
 def balance(clock, scale: float = 1.0, **spec) -> KeepaBalance:
