@@ -138,7 +138,7 @@ def run_wrk(
     returns the counts of wrk/count.lua plus ``rps`` and, given ``server_pid``, the server's
     CPU seconds in the run (``server_cpu_s``) and answers per server CPU second (``rps_cpu``)."""
     if shutil.which("wrk") is None:
-        pytest.skip("wrk is not installed (make sysdeps installs it)")
+        pytest.fail("wrk is not installed (make sysdeps installs it)")
     env = {**os.environ, "WRK_METHOD": method, "WRK_BODY": body or "", "WRK_AUTHORIZATION": authorization or "",
            "WRK_STOP_AFTER": str(stop_after)}
     cmd = boosted(pinned(["wrk", "-t1", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s",

@@ -29,7 +29,7 @@ WORKERS = 256
 def test_runner_million_items_peak_rss(benchmark, pinned_mock, tmp_path):
     """1M items through the runner: peak RSS <= 300 MB, every row written once, in order."""
     if shutil.which("/usr/bin/time") is None:
-        pytest.skip("/usr/bin/time is not installed (GNU time, for the peak RSS)")
+        pytest.fail("/usr/bin/time is not installed (GNU time, for the peak RSS; make sysdeps installs it)")
     mock = pinned_mock(["cardgenius"], sets=FAST_REST_SETS)
     data = write_users(tmp_path / "users.jsonl", ITEMS)
     out, ckpt, summary = tmp_path / "out.jsonl", tmp_path / "out.ckpt.sqlite", tmp_path / "summary.json"

@@ -53,7 +53,7 @@ def run_locust(host: str, workdir: Path, *, users: int = LOCUST_USERS, seconds: 
     """One headless Locust run on the client core; its aggregated requests/s and counts."""
     locust = Path(sys.executable).with_name("locust")
     if not locust.exists() and shutil.which("locust") is None:
-        pytest.skip("locust is not installed")
+        pytest.fail("locust is not installed (pip install -e .[dev])")
     prefix = workdir / "locust"
     cmd = pinned([str(locust if locust.exists() else "locust"), "-f", str(LOCUSTFILE), "--headless",
                   "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", host, "--only-summary",

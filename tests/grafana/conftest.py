@@ -208,7 +208,7 @@ def scrape_config(mock_port: int, runner_port: int, locust_port: int, prom_port:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory) -> Iterator[Stack]:
     if shutil.which("prometheus") is None:
-        pytest.skip("prometheus is not installed (make sysdeps installs it)")
+        pytest.fail("prometheus is not installed (make sysdeps installs it)")
     from tests.harness.runutil import write_scenario
 
     tmp = tmp_path_factory.mktemp("grafana-e2e")

@@ -17,8 +17,12 @@ import yaml
 
 from .conftest import DASHBOARDS, ITEMS, PROM_DIR, RATE_INTERVAL, Stack, free_port, http_get
 
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None,
-                                reason="promtool is not installed (make sysdeps installs prometheus)")
+
+
+@pytest.fixture(autouse=True)
+def _promtool_installed() -> None:
+    if shutil.which("promtool") is None:
+        pytest.fail("promtool is not installed (make sysdeps installs prometheus)")
 
 
 def promtool(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -159,7 +163,7 @@ def test_every_panel_query_returns_data(stack: Stack, name: str):
 # -- the Pushgateway ---------------------------------------------------------------------------
 def test_run_pushed_its_summary_to_the_pushgateway(stack: Stack):
     if stack.pushgateway_url is None:
-        pytest.skip("prometheus-pushgateway is not installed (make sysdeps installs it)")
+        pytest.fail("prometheus-pushgateway is not installed (make sysdeps installs it)")
     text = http_get(stack.pushgateway_url + "/metrics")
     rid = stack.run_id
     assert re.search(rf'harness_run_duration_seconds\{{[^}}]*job="harness"[^}}]*\}} [0-9.e+]+', text), text[:2000]

@@ -584,8 +584,8 @@ async def test_cancelled_request_drops_its_connection(server, client):
     assert r.status == 200 and len(set(peers)) == 2
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 async def test_https(tmp_path):
+    assert shutil.which("openssl"), "needs the openssl command (make sysdeps installs it)"
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
