@@ -131,13 +131,9 @@ class Engine:
         return self.stats
 
     async def _produce(self, queue: asyncio.Queue, ckpt: Checkpoint) -> None:
-        finished = ckpt.finished_seqs()
-        next_finished = next(finished, None)
-        for item in read_items(self.options.input, self.options.input_format, self.loaded.scenario.input.id):
-            while next_finished is not None and next_finished < item.seq:
-                next_finished = next(finished, None)
-            if next_finished == item.seq:
-                continue  # finished in an earlier run (resume): never sent again
+        # items finished in an earlier run (resume) are skipped unparsed and never sent again
+        for item in read_items(self.options.input, self.options.input_format, self.loaded.scenario.input.id,
+                               skip=ckpt.finished_filter()):
             if self._stopping.is_set():
                 return
             await queue.put(item)
