@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from . import __version__
+from harness import __version__
+from mock_servers.cli import mock as mock_command
 
 app = typer.Typer(
     name="harness",
@@ -32,48 +33,7 @@ def _root(
     """Load-test and capacity-plan batch jobs against rate-limited APIs, on mocks first."""
 
 
-@app.command()
-def mock(
-    providers: str = typer.Option(
-        "openai,anthropic,cardgenius,spapi,keepa,drive,research,email", "--providers",
-        help="Comma-separated shipped profiles to serve (each under /NAME/).",
-    ),
-    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on (0 picks a free one and prints it)."),
-    profile: Optional[list[Path]] = typer.Option(
-        None, "--profile", help="A profile YAML of your own (repeatable); same name replaces a shipped one."
-    ),
-    set_: Optional[list[str]] = typer.Option(
-        None, "--set", help="Override a field: PROVIDER.FIELD=VALUE, e.g. openai.limits.requests_per_minute=60."
-    ),
-    time_scale: float = typer.Option(
-        1.0, "--time-scale", help="Multiply every duration (latency, refill, reset headers) by F; 0.01 = 100x faster."
-    ),
-    seed: Optional[int] = typer.Option(None, help="Random seed for latencies and faults (repeatable runs)."),
-) -> None:
-    """Serve mock provider APIs with realistic latency, rate limits (429s with the real
-    headers and bodies) and injected faults. Point an SDK at http://HOST:PORT/NAME."""
-    import random
-
-    from mock_servers import MockContext, ProfileError, TimeScale, load_profiles
-    from mock_servers.server import serve
-
-    names = [p.strip() for p in providers.split(",") if p.strip()]
-    try:
-        if time_scale <= 0:
-            raise ProfileError(f"--time-scale must be > 0, got {time_scale}")
-        profiles = load_profiles(names, profile or [], set_ or [])
-    except ProfileError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    ctx = MockContext(time_scale=TimeScale(time_scale), rng=random.Random(seed))
-    try:
-        serve(profiles, ctx, host=host, port=port, announce=lambda line: typer.echo(line))
-    except OSError as exc:
-        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        pass
+app.command(name="mock")(mock_command)
 
 
 @app.command()
@@ -83,7 +43,7 @@ def demo(
 ) -> None:
     """Reproduce seed 003 end to end on the mocks (sweep, model vs measured vs claimed, plots)
     and write its load spec and partner notice; prints where the report is."""
-    from .demo import run_demo
+    from harness.demo import run_demo
 
     run_demo(out=out, budget=budget)
 
@@ -102,7 +62,7 @@ def run(
     metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on 127.0.0.1:P."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table (CI)."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the run summary as JSON."),
-    transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.fasthttp, the default), aiohttp or httpx."),
+    transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.runner.transports.fast, the default), aiohttp or httpx."),
     metrics_addr: str = typer.Option("127.0.0.1", "--metrics-addr", help="Address /metrics listens on (0.0.0.0 "
                                      "inside a container)."),
     metrics_linger: float = typer.Option(0.0, "--metrics-linger", min=0.0, help="Keep /metrics up S seconds "
@@ -113,10 +73,10 @@ def run(
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
-    from .errors import HarnessError
-    from .engine import RunOptions
-    from .run import RunRequest, execute
-    from .scenario import load_scenario
+    from harness.errors import HarnessError
+    from harness.runner.engine import RunOptions
+    from harness.runner.run import RunRequest, execute
+    from harness.scenario import load_scenario
 
     try:
         if target not in ("mock", "real"):
@@ -161,8 +121,8 @@ def failed(
     """Export the failed items of a run (their input rows, with the reason) so they can be re-run."""
     import orjson
 
-    from .checkpoint import Checkpoint, CheckpointError
-    from .inputs import read_items
+    from harness.runner.checkpoint import Checkpoint, CheckpointError
+    from harness.runner.inputs import read_items
 
     try:
         ckpt = Checkpoint.open_existing(checkpoint)
@@ -193,7 +153,7 @@ def failed(
 
 
 def _usage(message: str) -> Exception:
-    from .errors import ScenarioError
+    from harness.errors import ScenarioError
 
     return ScenarioError(message)
 
@@ -215,9 +175,9 @@ def loadspec(
     """Write the DevOps load spec (LOAD_SPEC.md, load_spec.json) and the partner notice
     (partner_notice.txt): req/s, peak, connections, bandwidth, daily volume, duration,
     errors, our limits and retries, monitoring, rollback, questions for the partner."""
-    from .errors import HarnessError
-    from .loadspec import LoadSpec, parse_start, write_loadspec
-    from .scenario import load_scenario
+    from harness.errors import HarnessError
+    from harness.reporting.loadspec import LoadSpec, parse_start, write_loadspec
+    from harness.scenario import load_scenario
 
     try:
         if (plan is None) == (run_ckpt is None):
@@ -275,7 +235,7 @@ def _report_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .errors import HarnessError
+        from harness.errors import HarnessError
 
         try:
             return fn(*args, **kwargs)
@@ -307,10 +267,10 @@ def plan(
 
     from rich.console import Console
 
-    from .planner import CapacityModel, WhatIf
-    from .report import render_table, to_json
-    from .scenario import load_scenario
-    from .sweep import SweepPoint, SweepResult, _count_input
+    from harness.planning.planner import CapacityModel, WhatIf
+    from harness.reporting.report import render_table, to_json
+    from harness.scenario import load_scenario
+    from harness.planning.sweep import SweepPoint, SweepResult, _count_input
 
     if latency_factor <= 0 or limit_factor <= 0:
         raise _usage("--latency-factor and --limit-factor must be > 0")
@@ -344,9 +304,9 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
 
     from rich.console import Console
 
-    from .claims import check_claims
-    from .report import default_out_dir, print_result, write_report
-    from .sweep import run_sweep
+    from harness.planning.claims import check_claims
+    from harness.reporting.report import default_out_dir, print_result, write_report
+    from harness.planning.sweep import run_sweep
 
     con = Console(width=max(160, Console().width))
     t0 = time.monotonic()
@@ -377,7 +337,7 @@ def sweep(
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
-    from .scenario import load_scenario
+    from harness.scenario import load_scenario
 
     if time_scale is not None and time_scale <= 0:
         raise _usage(f"--time-scale must be > 0, got {time_scale}")
@@ -396,7 +356,7 @@ def reproduce(
 ) -> None:
     """A sweep at every worker count of the document's table, with its claims as a third column
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
-    from .scenario import load_scenario
+    from harness.scenario import load_scenario
 
     if time_scale is not None and time_scale <= 0:
         raise _usage(f"--time-scale must be > 0, got {time_scale}")
@@ -424,7 +384,7 @@ def knee(
     latency, the 429 ratio or the error ratio breaks the SLO (or the throughput stops growing)."""
     import json
 
-    from .knee import KneeConfig, format_report, knee_from_csv
+    from harness.planning.knee import KneeConfig, format_report, knee_from_csv
 
     if time_scale <= 0:
         raise ValueError(f"--time-scale must be > 0, got {time_scale}")
@@ -438,8 +398,3 @@ def knee(
 
 def main() -> None:
     app()
-
-
-def mock_main() -> None:
-    """Entry point of ``python -m mock_servers``: the ``mock`` subcommand alone."""
-    typer.run(mock)

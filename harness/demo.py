@@ -21,11 +21,11 @@ SEED = Path(__file__).resolve().parents[1] / "scenarios" / "seeds" / "003-cardge
 
 def run_demo(out: Path = Path("reports/demo"), scenario: Path = SEED, budget: float = 8.0,
              console: Console | None = None) -> dict[str, Path]:
-    from .claims import check_claims
-    from .loadspec import LoadSpec, write_loadspec
-    from .report import print_result, write_report
-    from .scenario import load_scenario
-    from .sweep import run_sweep
+    from harness.planning.claims import check_claims
+    from harness.reporting.loadspec import LoadSpec, write_loadspec
+    from harness.reporting.report import print_result, write_report
+    from harness.scenario import load_scenario
+    from harness.planning.sweep import run_sweep
 
     con = console or Console(width=max(150, Console().width))
     t0 = time.monotonic()

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mock_servers.overrides import apply_override, parse_assignment
 from mock_servers.profile import Profile, load_profile_data, shipped_profiles, validate_profile
 
-from .errors import ScenarioError
+from harness.errors import ScenarioError
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

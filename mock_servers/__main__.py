@@ -1,6 +1,6 @@
 """``python -m mock_servers`` is ``harness mock``."""
 
-from harness.cli import mock_main
+from mock_servers.cli import main
 
 if __name__ == "__main__":
-    mock_main()
+    main()

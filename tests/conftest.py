@@ -6,7 +6,7 @@ from typing import Callable, Iterator, Sequence
 
 import pytest
 
-from harness.mockproc import MockProcess, start_mock
+from harness.runner.mockproc import MockProcess, start_mock
 
 
 @pytest.fixture

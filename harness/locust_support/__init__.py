@@ -5,5 +5,5 @@
 - :mod:`.shapes`, :mod:`.pacing`, :mod:`.exporter`, :mod:`.llm`: the pieces.
 
 Importing this package alone does not import Locust (which patches the standard library with
-gevent), so :mod:`harness.knee` and the CLI can use :mod:`.outcomes`.
+gevent), so :mod:`harness.planning.knee` and the CLI can use :mod:`.outcomes`.
 """

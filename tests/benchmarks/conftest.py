@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
-from harness.mockproc import MockProcess, start_mock
+from harness.runner.mockproc import MockProcess, start_mock
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent

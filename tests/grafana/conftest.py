@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from harness.mockproc import MockProcess, start_mock
+from harness.runner.mockproc import MockProcess, start_mock
 from tests.harness.runutil import Scraper
 
 REPO = Path(__file__).resolve().parents[2]
@@ -141,7 +141,7 @@ class FakeLocustExporter:
     def start(self) -> "FakeLocustExporter":
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-        from harness.metrics import DURATION_BUCKETS
+        from harness.runner.metrics import DURATION_BUCKETS
 
         reg = CollectorRegistry()
         self.requests = Counter("harness_requests_total", "Requests by outcome.",

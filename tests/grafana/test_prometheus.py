@@ -191,8 +191,8 @@ class _Recorder(BaseHTTPRequestHandler):
 
 def test_push_summary_sends_one_group_per_run():
     """push_summary on its own, against a local server that records the push."""
-    from harness.metrics import RunnerMetrics
-    from harness.pushgateway import push_summary
+    from harness.runner.metrics import RunnerMetrics
+    from harness.runner.pushgateway import push_summary
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -215,7 +215,7 @@ def test_push_failure_is_a_warning_not_a_failed_run(tmp_path):
     """--pushgateway to a port nobody listens on: the run still succeeds, with a warning."""
     from tests.harness.runutil import run_cli, write_scenario
 
-    from harness.mockproc import start_mock
+    from harness.runner.mockproc import start_mock
 
     with start_mock(["openai"], time_scale=0.01) as mock:
         doc = {"targets": {"openai": {"profile": "openai", "mock_url": mock.url("openai")}},

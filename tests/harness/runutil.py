@@ -1,5 +1,5 @@
 """Helpers for end-to-end runner tests: write a scenario and its input into a folder, run
-``harness run`` (in-process through :func:`harness.run.execute`, or as a subprocess), and
+``harness run`` (in-process through :func:`harness.runner.run.execute`, or as a subprocess), and
 read back what it produced (output rows, summary, per-item completion times).
 
 Everything runs against 127.0.0.1 only, and every run and poll is bounded in time.
@@ -73,12 +73,12 @@ class InProcessRun:
 
 def run_in_process(wd: Workdir, *, target: str = "mock", time_scale: float = 1.0, workers: int | None = None,
                    metrics_port: int | None = None, monkeypatch=None) -> InProcessRun:
-    """Run the scenario through :func:`harness.run.execute` in this process, recording the
+    """Run the scenario through :func:`harness.runner.run.execute` in this process, recording the
     moment each item finishes (the runner's own ``RunStats.item_finished`` bookkeeping)."""
-    from harness.engine import RunOptions
-    from harness.run import RunRequest, execute
+    from harness.runner.engine import RunOptions
+    from harness.runner.run import RunRequest, execute
     from harness.scenario import load_scenario
-    from harness.stats import RunStats
+    from harness.runner.stats import RunStats
 
     times: list[float] = []
     original = getattr(RunStats.item_finished, "_unrecorded", RunStats.item_finished)

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.planner import CapacityModel
-from harness.plots import png_size
+from harness.planning.planner import CapacityModel
+from harness.reporting.plots import png_size
 from harness.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""harness.knee on synthetic Locust stats histories (no Locust run)."""
+"""harness.planning.knee on synthetic Locust stats histories (no Locust run)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.knee import KneeConfig, find_knee, knee_from_csv, read_history
+from harness.planning.knee import KneeConfig, find_knee, knee_from_csv, read_history
 
 PCTS = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
 COLUMNS = ["Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s", *PCTS, "Total Request Count",

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from harness.knee import KneeConfig, knee_from_csv
+from harness.planning.knee import KneeConfig, knee_from_csv
 
 from .runlocust import run_locust
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.mockproc import MockProcess, start_mock
+from harness.runner.mockproc import MockProcess, start_mock
 
 HTTP = httpx.Client(timeout=5)  # one client for raw calls: a new one per call costs ~40 ms
 ALL = ["openai", "anthropic", "cardgenius", "spapi", "keepa", "drive", "research", "email"]

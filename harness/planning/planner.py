@@ -1,0 +1,390 @@
+"""The capacity model: how fast a scenario can go at a worker count, and what binds it.
+
+items/s = min(workers / E[item time incl. retries], each limit's rate / its cost per item, ...)
+and the time for N items is the largest of the concurrency-bound time and each bucket's time
+(``(N x cost - burst) / rate``), so the answer names its binding constraint. Everything here
+is in profile (real) time; the time scale only matters to the sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_servers.profile import Endpoint, Latency, Profile, TokenDistribution, lognormal_sigma
+from mock_servers.text import estimate_message_tokens
+
+from harness.runner.inputs import read_items
+from harness.scenario import LoadedScenario, PlannedCall
+from harness.runner.templates import TemplateFailure, compile_tree
+from harness.runner.usage import Usage, price_of
+
+_GRID = 2000  # quantile grid for expectations of maxima and capped means
+
+
+@dataclass
+class CallModel:
+    """What one call of an item costs: time, bytes, tokens, dollars, limit units."""
+
+    target: str
+    endpoint: str
+    latency_mean: float
+    latency_median: float
+    sigma: float  # lognormal spread of the random part
+    fixed: float  # deterministic part added to the lognormal (LLM generation time)
+    request_bytes: float
+    response_bytes: float
+    prompt_tokens: float = 0.0
+    max_tokens: float = 0.0
+    output_tokens_mean: float = 0.0
+    dollars: float = 0.0
+    transient_p: float = 0.0
+    hang_p: float = 0.0
+
+    def quantile(self, z: float) -> float:
+        return self.fixed + self.latency_median * math.exp(self.sigma * z)
+
+
+@dataclass
+class Constraint:
+    """A limit on throughput: ``rate`` items per second after ``burst`` items at once."""
+
+    name: str
+    rate: float
+    burst: float = 0.0
+    server_side: bool = True
+    note: str = ""
+
+    def time_for(self, items: int) -> float:
+        return max(0.0, items - self.burst) / self.rate if self.rate > 0 else math.inf
+
+
+@dataclass
+class Prediction:
+    workers: int
+    items: int
+    duration_s: float
+    items_per_s: float
+    binding: str
+    item_time_s: float
+    requests_per_s: float
+    peak_requests_per_s: float
+    concurrency: float
+    bandwidth_out_bps: float
+    bandwidth_in_bps: float
+    risk: str
+    cost_total: float
+    constraints: list[Constraint] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "constraints"}
+        d["constraints"] = [c.__dict__ for c in self.constraints]
+        return d
+
+
+@dataclass
+class WhatIf:
+    """Changes for ``harness plan``: scale latencies, override or scale limits."""
+
+    latency_factor: float = 1.0
+    limit_factor: float = 1.0
+
+
+class CapacityModel:
+    """Built once per scenario from its profiles, its steps (rendered on a sample row) or its
+    ``plan:`` section, and its client-side limits."""
+
+    def __init__(self, loaded: LoadedScenario, what_if: WhatIf | None = None, sample_row: dict | None = None,
+                 timeout: float | None = None) -> None:
+        self.loaded = loaded
+        self.what_if = what_if or WhatIf()
+        sc = loaded.scenario
+        self.timeout = timeout if timeout is not None else sc.timeout
+        rows = [sample_row] if sample_row is not None else _sample_rows(loaded)
+        self.calls = [self._call_model(c) for c in _average_calls(loaded, rows)]
+        if not self.calls:
+            raise ValueError("the scenario makes no calls the planner can see (give a `plan:` section)")
+        self.attempts = [1.0 / (1.0 - c.transient_p) if c.transient_p < 1 else math.inf for c in self.calls]
+
+    # -- per call ----------------------------------------------------------------------
+    def _call_model(self, call: PlannedCall) -> CallModel:
+        profile = self.loaded.profiles[call.target]
+        f = self.what_if.latency_factor
+        faults = profile.faults
+        transient = faults.error_500 + faults.error_503 + faults.error_529 + faults.reset + faults.malformed \
+            + faults.hang + faults.stream_error
+        if profile.kind in ("openai", "anthropic"):
+            model = call.model or next(iter(profile.models))
+            settings = profile.model_settings(model) if model in profile.models else None
+            lat = settings.latency if settings else profile.latency
+            out = settings.output_tokens if settings else profile.output_tokens
+            max_tokens = call.max_tokens or profile.default_max_tokens
+            out_mean = _capped_lognormal_mean(out, max_tokens)
+            tps = lat.tokens_per_second or 1e9
+            gen_median = out.median / tps
+            ttft_median = lat.ttft if lat.ttft is not None else lat.median - gen_median
+            ttft_p99 = max(ttft_median, (lat.p99 if lat.p99 is not None else lat.median) - gen_median)
+            sigma = lognormal_sigma(ttft_median, ttft_p99)
+            fixed = out_mean / tps
+            mean = ttft_median * math.exp(sigma * sigma / 2) + fixed
+            prompt = call.prompt_tokens or 0
+            usage = Usage(int(prompt), int(round(out_mean)))
+            req_bytes = call.request_bytes if call.request_bytes is not None else 4 * prompt + 200
+            resp_bytes = call.response_bytes if call.response_bytes is not None else 4 * out_mean + 600
+            return CallModel(call.target, model, mean * f, ttft_median * f, sigma, fixed * f, req_bytes, resp_bytes,
+                             prompt, max_tokens, out_mean, price_of(profile, model, usage),
+                             transient, faults.hang)
+        ep = _endpoint(profile, call.endpoint)
+        lat: Latency = (ep.latency if ep and ep.latency else profile.latency)
+        sigma = lognormal_sigma(lat.median, lat.spread_p99)
+        mean = lat.median * math.exp(sigma * sigma / 2)
+        req_bytes = call.request_bytes if call.request_bytes is not None else (ep.request_bytes if ep else 0)
+        resp_bytes = call.response_bytes if call.response_bytes is not None else (ep.response_bytes if ep else 0)
+        return CallModel(call.target, call.endpoint or (ep.name if ep else "call"), mean * f, lat.median * f, sigma,
+                         0.0, req_bytes, resp_bytes, dollars=profile.prices.per_request, transient_p=transient,
+                         hang_p=faults.hang)
+
+    # -- per item ----------------------------------------------------------------------
+    def item_time(self) -> float:
+        """E[time of one item]: its calls in sequence, with retries (a hang costs the timeout)."""
+        total = 0.0
+        for c, a in zip(self.calls, self.attempts):
+            retry_extra = (a - 1.0) * (c.latency_mean + self.loaded.scenario.retry.base_delay / 2)
+            hang_extra = (c.hang_p * a) * max(0.0, self.timeout - c.latency_mean)
+            total += c.latency_mean + retry_extra + hang_extra
+        return total
+
+    def item_time_quantile(self, z: float) -> float:
+        return sum(c.quantile(z) for c in self.calls)
+
+    def expected_max_item_time(self, k: int) -> float:
+        """E[max of k item times] (the tail of the last round of a batch)."""
+        if k <= 1:
+            return self.item_time()
+        from statistics import NormalDist
+
+        nd = NormalDist()
+        total = 0.0
+        for i in range(_GRID):
+            v = (i + 0.5) / _GRID
+            total += self.item_time_quantile(nd.inv_cdf(v)) * k * v ** (k - 1) / _GRID
+        # the quantile sum ignores retries; scale by their share of the mean
+        base = sum(c.latency_mean for c in self.calls)
+        return total * (self.item_time() / base if base else 1.0)
+
+    def constraints(self) -> list[Constraint]:
+        """Every rate limit that applies, as items/s after a burst of items."""
+        out: list[Constraint] = []
+        lf = self.what_if.limit_factor
+        per_target: dict[str, list[tuple[int, CallModel]]] = {}
+        for i, c in enumerate(self.calls):
+            per_target.setdefault(c.target, []).append((i, c))
+        for tname, calls in per_target.items():
+            profile = self.loaded.profiles[tname]
+            client = self.loaded.scenario.targets[tname].limits
+            n_calls = sum(self.attempts[i] for i, _ in calls)
+            tok = sum(self.attempts[i] * (c.prompt_tokens + c.max_tokens) for i, c in calls)
+            tin = sum(self.attempts[i] * c.prompt_tokens for i, c in calls)
+            tout = sum(self.attempts[i] * c.output_tokens_mean for i, c in calls)
+            model_limits = (profile.model_settings(calls[0][1].endpoint).limits
+                            if calls[0][1].endpoint in profile.models else profile.limits)
+
+            def add(name: str, per_minute: float | None, units: float, server: bool, burst_units: float) -> None:
+                if per_minute and units > 0:
+                    rate = per_minute * lf / 60.0 / units
+                    out.append(Constraint(name, rate, burst_units / units if server else 1.0 / units, server,
+                                          f"{per_minute:g}/min / {units:g} per item"))
+
+            if profile.kind in ("openai", "anthropic", "rest"):
+                lim = model_limits
+                add(f"{tname} requests/min (server)", lim.requests_per_minute, n_calls, True,
+                    lim.requests_per_minute or 0)
+                if profile.kind == "openai":
+                    add(f"{tname} tokens/min (server)", lim.tokens_per_minute, tok, True, lim.tokens_per_minute or 0)
+                if profile.kind == "anthropic":
+                    itpm = lim.input_tokens_per_minute or lim.tokens_per_minute
+                    add(f"{tname} input tokens/min (server)", itpm, tin, True, itpm or 0)
+                    add(f"{tname} output tokens/min (server)", lim.output_tokens_per_minute, tout, True,
+                        lim.output_tokens_per_minute or 0)
+                if lim.requests_per_second:
+                    add(f"{tname} requests/s (server)", lim.requests_per_second * 60, n_calls, True,
+                        lim.burst or 1.0)
+            if profile.kind == "spapi":
+                for i, c in calls:
+                    ep = _endpoint(profile, c.endpoint)
+                    if ep is not None and ep.rate:
+                        add(f"{tname} {ep.name} {ep.rate:g}/s burst {ep.burst or 1:g} (server)", ep.rate * 60,
+                            self.attempts[i], True, ep.burst or 1.0)
+            if profile.kind == "keepa":
+                cost = sum(self.attempts[i] * (_endpoint(profile, c.endpoint).cost if _endpoint(profile, c.endpoint)
+                                               else 1) for i, c in calls)
+                k = profile.keepa
+                initial = k.initial if k.initial is not None else k.refill_rate * 60 * k.max_hours
+                add(f"{tname} token refill {k.refill_rate}/min (server)", k.refill_rate, cost, True, initial)
+            if profile.capacity.max_in_flight:
+                mean = sum(c.latency_mean for _, c in calls)
+                out.append(Constraint(f"{tname} capacity {profile.capacity.max_in_flight} in flight (server)",
+                                      profile.capacity.max_in_flight / mean * len(calls) / n_calls, 0.0, True,
+                                      "queueing beyond this"))
+            if client.requests_per_second:
+                add(f"{tname} requests/s (client)", client.requests_per_second * 60, n_calls, False, 1)
+            add(f"{tname} requests/min (client)", client.requests_per_minute, n_calls, False, 1)
+            add(f"{tname} tokens/min (client)", client.tokens_per_minute, tok if profile.kind == "openai" else tin,
+                False, 1)
+            add(f"{tname} input tokens/min (client)", client.input_tokens_per_minute, tin, False, 1)
+            add(f"{tname} output tokens/min (client)", client.output_tokens_per_minute, tout, False, 1)
+        return out
+
+    # -- the prediction ----------------------------------------------------------------
+    def predict(self, workers: int, items: int) -> Prediction:
+        t_item = self.item_time()
+        if items <= 0:
+            items = 0
+        if items >= workers:
+            t_conc = (items - workers) / workers * t_item + self.expected_max_item_time(workers)
+        else:
+            t_conc = self.expected_max_item_time(max(items, 1)) if items else 0.0
+        cons = self.constraints()
+        best_name, best_t = f"concurrency ({workers} workers / {t_item:.2f}s per item)", t_conc
+        for c in cons:
+            # a server's capacity binds too: past max_in_flight it queues, so it serves at most
+            # max_in_flight / latency items/s however many workers wait (the risk names it)
+            t = c.time_for(items) + (t_item if items > c.burst else 0.0)
+            if t > best_t:
+                best_name, best_t = f"{c.name}: {c.note}", t
+        duration = best_t
+        x = items / duration if duration > 0 else 0.0
+        n_req = sum(self.attempts)
+        rps = x * n_req
+        req_b = sum(a * c.request_bytes for a, c in zip(self.attempts, self.calls))
+        resp_b = sum(a * c.response_bytes for a, c in zip(self.attempts, self.calls))
+        conc = min(workers, x * t_item)
+        client_burst = _client_burst(self.loaded)
+        peak = max(rps, min(workers, client_burst) if client_burst else float(workers)) if t_item >= 1.0 else max(
+            rps, min(workers, client_burst or workers) / max(t_item, 1e-9) if t_item < 1 else rps)
+        risk = self._risk(workers, t_item, cons)
+        cost = items * sum(a * c.dollars for a, c in zip(self.attempts, self.calls))
+        return Prediction(workers, items, duration, x, best_name, t_item, rps, peak, conc, rps * req_b * 8,
+                          rps * resp_b * 8, risk, cost, cons)
+
+    def _risk(self, workers: int, t_item: float, cons: list[Constraint]) -> str:
+        """A 429 (or queueing) risk when the workers' unthrottled pace outruns a server limit
+        that no client-side limit covers."""
+        offered = workers / t_item if t_item > 0 else math.inf
+        client = [c for c in cons if not c.server_side]
+        client_rate = min((c.rate for c in client), default=math.inf)
+        risks = []
+        for c in cons:
+            if not c.server_side:
+                continue
+            pace = min(offered, client_rate)
+            if pace > c.rate * 1.0001:
+                kind = "queueing, then 503s" if "capacity" in c.name else "429s"
+                risks.append(f"{kind}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
+        return "; ".join(risks) if risks else "none"
+
+
+def _planned_calls(loaded: LoadedScenario, row: dict | None) -> list[PlannedCall]:
+    sc = loaded.scenario
+    if sc.plan:
+        return list(sc.plan)
+    calls = []
+    ctx: dict[str, Any] = {"row": row or {}, "item": {"id": "1", "seq": 0, "line": 1}, "steps": {}}
+    for step in sc.steps:
+        profile = loaded.profiles[step.target]
+        try:
+            body = compile_tree(step.body)(ctx)
+        except (TemplateFailure, ValueError):
+            body = step.body if isinstance(step.body, dict) else None
+        model = max_tokens = prompt = None
+        request_bytes = None
+        if isinstance(body, dict):
+            import orjson
+
+            try:
+                request_bytes = len(orjson.dumps(body))
+            except TypeError:
+                request_bytes = None
+            if profile.kind in ("openai", "anthropic"):
+                model = body.get("model") if isinstance(body.get("model"), str) else None
+                mt = body.get("max_completion_tokens", body.get("max_tokens"))
+                max_tokens = mt if isinstance(mt, int) else None
+                msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
+                prompt = estimate_message_tokens(msgs, body.get("system"))
+        endpoint = model if model else _endpoint_for(profile, step.method, step.path, step.name)
+        calls.append(PlannedCall(target=step.target, endpoint=endpoint, model=model, max_tokens=max_tokens,
+                                 prompt_tokens=prompt, request_bytes=request_bytes if profile.kind != "rest" else None))
+    return calls
+
+
+def _endpoint_for(profile: Profile, method: str, path: str, step_name: str) -> str | None:
+    """The profile endpoint a step calls: by name, else by method and path shape."""
+    for ep in profile.endpoints:
+        if ep.name == step_name:
+            return ep.name
+    shape = _shape(path)
+    for ep in profile.endpoints:
+        if ep.method == method and _shape(ep.path) == shape:
+            return ep.name
+    return profile.endpoints[0].name if profile.endpoints else None
+
+
+def _shape(path: str) -> list[str]:
+    return ["*" if ("{" in p) else p for p in path.split("?")[0].strip("/").split("/")]
+
+
+def _endpoint(profile: Profile, name: str | None) -> Endpoint | None:
+    for ep in profile.endpoints:
+        if ep.name == name:
+            return ep
+    return profile.endpoints[0] if (name is None and profile.endpoints) else None
+
+
+def _capped_lognormal_mean(dist: TokenDistribution, cap: int) -> float:
+    """E[min(N, cap)] for N lognormal(median, p99), rounded per call as the mock does."""
+    from statistics import NormalDist
+
+    sigma = lognormal_sigma(dist.median, dist.p99 or dist.median)
+    if sigma == 0:
+        return float(min(dist.median, cap))
+    nd = NormalDist()
+    total = 0.0
+    for i in range(_GRID):
+        z = nd.inv_cdf((i + 0.5) / _GRID)
+        total += min(max(1, round(dist.median * math.exp(sigma * z))), cap)
+    return total / _GRID
+
+
+def _client_burst(loaded: LoadedScenario) -> float | None:
+    bursts = [t.limits.burst for t in loaded.scenario.targets.values() if t.limits.any_set()]
+    return min((b or 1.0) for b in bursts) if bursts else None
+
+
+def _sample_rows(loaded: LoadedScenario, limit: int = 200) -> list[dict | None]:
+    """The first ``limit`` parsable input rows (token counts and sizes are averaged over them)."""
+    path = loaded.resolve(loaded.scenario.input.path)
+    if path is None or not path.exists():
+        return [None]
+    rows: list[dict | None] = []
+    for item in read_items(path, loaded.scenario.input.format, loaded.scenario.input.id):
+        if item.row is not None:
+            rows.append(item.row)
+            if len(rows) >= limit:
+                break
+    return rows or [None]
+
+
+def _average_calls(loaded: LoadedScenario, rows: list[dict | None]) -> list[PlannedCall]:
+    """Each call's prompt tokens and request bytes averaged over the sample rows."""
+    per_row = [_planned_calls(loaded, row) for row in rows]
+    first = per_row[0]
+    out = []
+    for i, call in enumerate(first):
+        update: dict[str, Any] = {}
+        for fld in ("prompt_tokens", "request_bytes"):
+            values = [calls[i].__dict__[fld] for calls in per_row if calls[i].__dict__[fld] is not None]
+            if values:
+                update[fld] = round(sum(values) / len(values))
+        out.append(call.model_copy(update=update))
+    return out

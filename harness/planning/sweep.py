@@ -1,0 +1,256 @@
+"""Sweeps: the scenario run on the mocks at several worker counts, time-compressed and sampled,
+next to the capacity model's prediction (and, for a seed, the document's claim).
+
+Each point runs a sample of the input against one mock server (its buckets refilled between
+points, as a fresh start), measures the steady throughput from the items' completion times,
+and extrapolates to the full item count: ``T_full = T_sample + (N - n) / X_steady`` (the
+sample holds one ramp-up and one ramp-down; the rest goes at the steady rate).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.runner.engine import RunOptions
+from harness.runner.inputs import read_items
+from harness.runner.mockproc import start_mock
+from harness.planning.planner import CapacityModel, Prediction
+from harness.scenario import LoadedScenario
+
+# seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
+# an idle machine but 4-7 ms when other jobs share the two cores (measured: seed 003 at 0.015,
+# i.e. 40 ms calls, came out 15-26% slow; at 0.05-0.1 within 1-5%), so 0.2 s keeps it < 3%.
+WALL_FLOOR = 0.2
+MAX_WALL_RPS = 600.0  # requests/s the sweep asks of runner + mock together on this 2-core machine
+# A point bound by the workers measures the mean item time, so its error is the sampling error,
+# ~CV / sqrt(n) (CV of an item's time 0.2-0.43 for the seeds' lognormal latencies): it gets up to
+# MAX_BUDGET_FACTOR x its budget to run (CV / SAMPLE_SE)^2 items (seed 003: 209, seed 001: 102),
+# MIN_SAMPLE when the CV is not known. A point bound by a limit is paced by the limiter, so a few
+# items measure it: its sample is what fits the budget, and a sweep of only limit-bound points
+# picks a time scale that fits MIN_LIMITED_SAMPLE items.
+SAMPLE_SE = 0.03
+MIN_SAMPLE = 150
+MAX_BUDGET_FACTOR = 5.0
+MIN_LIMITED_SAMPLE = 30
+LIMITED_WALL_FLOOR = 0.01  # seconds: the shortest mean call in wall time when no point is worker-bound
+
+
+@dataclass
+class Measured:
+    sample_items: int
+    wall_seconds: float
+    duration_s: float  # extrapolated to the full item count, real time
+    items_per_s: float  # steady throughput, real time
+    summary: dict[str, Any]
+
+
+@dataclass
+class SweepPoint:
+    workers: int
+    predicted: Prediction
+    measured: Measured | None = None
+    claim: dict[str, Any] | None = None
+
+    @property
+    def error(self) -> float | None:
+        """(measured - predicted) / predicted duration."""
+        if self.measured is None or self.predicted.duration_s <= 0:
+            return None
+        return (self.measured.duration_s - self.predicted.duration_s) / self.predicted.duration_s
+
+
+@dataclass
+class SweepResult:
+    scenario: str
+    items: int
+    time_scale: float
+    points: list[SweepPoint] = field(default_factory=list)
+    sequential: Prediction | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def point(self, workers: int) -> SweepPoint | None:
+        return next((p for p in self.points if p.workers == workers), None)
+
+
+def choose_time_scale(model: CapacityModel, workers: list[int], items: int, budget_s: float = 12.0) -> float:
+    """Fast enough to finish, slow enough to be accurate: every call >= WALL_FLOOR of wall
+    time (when some point is bound by its workers, where per-call overhead shows) and at most
+    MAX_WALL_RPS requests/s of wall time at the busiest point; when every point is bound by a
+    limit, fast enough that MIN_LIMITED_SAMPLE items fit the budget at the slowest point."""
+    shortest = min(c.latency_mean for c in model.calls)
+    preds = [model.predict(w, items) for w in workers]
+    busiest = max(p.requests_per_s for p in preds)
+    rps_floor = busiest / MAX_WALL_RPS
+    if any(_worker_bound(p) for p in preds) or shortest <= 0:
+        scale = max(WALL_FLOOR / shortest if shortest > 0 else 1.0, rps_floor)
+    else:
+        slowest = min(p.items_per_s for p in preds)
+        fit = budget_s * slowest / MIN_LIMITED_SAMPLE
+        scale = min(WALL_FLOOR / shortest, max(fit, LIMITED_WALL_FLOOR / shortest, rps_floor))
+    return float(f"{min(1.0, max(scale, 0.001)):.2g}")
+
+
+def _worker_bound(prediction: Prediction) -> bool:
+    return prediction.binding.startswith("concurrency")
+
+
+def item_time_cv(model: CapacityModel) -> float:
+    """Coefficient of variation of one item's time: its calls' lognormal latencies and, for LLM
+    calls, the generation time of a lognormal number of output tokens, all independent."""
+    from mock_servers.profile import lognormal_sigma
+
+    var = 0.0
+    for c in model.calls:
+        var += (c.latency_median * math.exp(c.sigma ** 2 / 2)) ** 2 * (math.exp(c.sigma ** 2) - 1)
+        profile = model.loaded.profiles.get(c.target)
+        if c.fixed > 0 and profile is not None and c.endpoint in profile.models:
+            out = profile.model_settings(c.endpoint).output_tokens
+            s = lognormal_sigma(out.median, out.p99 or out.median)
+            var += c.fixed ** 2 * (math.exp(s * s) - 1)
+    mean = sum(c.latency_mean for c in model.calls)
+    return math.sqrt(var) / mean if mean > 0 else 0.0
+
+
+def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float,
+                  cv: float | None = None) -> int:
+    """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers; a
+    worker-bound point may take up to MAX_BUDGET_FACTOR x the budget to reach a sampling error
+    of SAMPLE_SE (given the item time's ``cv``)."""
+    ramp = ramp_width(prediction, workers)
+    if prediction.items_per_s <= 0:
+        return min(items, 3 * ramp)
+    fits = int(budget_s * prediction.items_per_s / time_scale)
+    want = MIN_SAMPLE if cv is None else math.ceil((cv / SAMPLE_SE) ** 2)
+    if _worker_bound(prediction) and fits < want:
+        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
+    return max(1, min(items, max(3 * ramp, 10, fits)))
+
+
+def ramp_width(prediction: Prediction, workers: int) -> int:
+    """Items in flight at the steady rate: the workers, or fewer when a limit paces them (a
+    limit-bound point at 50 workers has ~1 item in flight, so its ramp is one item, not 50)."""
+    return max(1, min(workers, math.ceil(prediction.concurrency - 1e-9)))
+
+
+def steady_throughput(completions: list[float], workers: int) -> float | None:
+    """Items per wall second between the W-th completion and the W-th from last (ramp-up and
+    ramp-down excluded); None when the sample is too short for a steady window."""
+    n = len(completions)
+    if n < 3 * workers or n < 10:
+        return None
+    c = sorted(completions)
+    a, b = c[workers - 1], c[n - workers - 1]
+    return (n - 2 * workers) / (b - a) if b > a else None
+
+
+def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = None, sample: int | None = None,
+              time_scale: float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
+              progress: Callable[[str], None] | None = None) -> SweepResult:
+    """Predict and measure every worker count; one mock server serves the whole sweep."""
+    from harness.runner.run import build_targets, run_engine
+
+    sc = loaded.scenario
+    n_full = items or sc.items or _count_input(loaded)
+    model = CapacityModel(loaded)
+    scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
+    cv = item_time_cv(model)
+    result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
+    claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
+    say = progress or (lambda _msg: None)
+    own_dir = workdir is None  # a folder made here is removed here; a caller's is left alone
+    work = Path(workdir or tempfile.mkdtemp(prefix=f"sweep-{sc.name}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _measure(loaded, workers, model, result, n_full, sample, scale, budget_s, cv, claims, say, work)
+    finally:
+        if own_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
+             sample: int | None, scale: float, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
+             work: Path) -> SweepResult:
+    from harness.runner.run import build_targets, run_engine
+
+    sc = loaded.scenario
+    shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
+    files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
+    import json
+
+    sets = [f"{k}={json.dumps(v)}" for k, v in sc.mock.items()]
+    with start_mock(shipped, profiles=files, sets=sets, time_scale=scale) as mock:
+        for w in workers:
+            pred = model.predict(w, n_full)
+            n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
+            sample_path = _write_sample(loaded, work / f"input-{w}.jsonl", n)
+            _reset(mock.base_url)
+            say(f"{sc.name}: {w} workers, {n} of {n_full} items at time scale {scale:g}")
+            opts = RunOptions(input=sample_path, output=work / f"output-{w}.jsonl",
+                              checkpoint=work / f"checkpoint-{w}.sqlite", workers=w, time_scale=scale,
+                              input_format="jsonl", output_format="jsonl")
+            targets = build_targets(loaded, "mock", mock.base_url, scale)
+            stats = run_engine(loaded, opts, targets, record_completions=True)
+            summary = stats.summary()
+            wall = stats.elapsed()
+            steady = steady_throughput(stats.completions or [], ramp_width(pred, w))
+            x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
+            full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
+            measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)
+            result.points.append(SweepPoint(w, pred, measured, claims.get(w)))
+    return result
+
+
+def predict_only(loaded: LoadedScenario, workers: list[int], items: int | None = None) -> SweepResult:
+    """The model alone (``harness plan``)."""
+    sc = loaded.scenario
+    n_full = items or sc.items or _count_input(loaded)
+    model = CapacityModel(loaded)
+    claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
+    result = SweepResult(sc.name, n_full, 1.0, sequential=model.predict(1, n_full))
+    for w in workers:
+        result.points.append(SweepPoint(w, model.predict(w, n_full), None, claims.get(w)))
+    return result
+
+
+def _write_sample(loaded: LoadedScenario, path: Path, n: int) -> Path:
+    """The first ``n`` parsable rows of the input (cycled if the input is shorter) as JSONL."""
+    import orjson
+
+    src = loaded.resolve(loaded.scenario.input.path)
+    if src is None:
+        raise ValueError("the scenario has no input.path to sample from")
+    rows = []
+    for item in read_items(src, loaded.scenario.input.format, loaded.scenario.input.id):
+        if item.row is not None:
+            rows.append(item.row)
+        if len(rows) >= n:
+            break
+    if not rows:
+        raise ValueError(f"no parsable rows in {src}")
+    id_field = loaded.scenario.input.id
+    with path.open("wb") as f:
+        for i in range(n):
+            row = dict(rows[i % len(rows)])
+            if id_field and i >= len(rows):
+                row[id_field] = f"{row.get(id_field)}-{i // len(rows)}"
+            f.write(orjson.dumps(row) + b"\n")
+    return path
+
+
+def _reset(base_url: str) -> None:
+    req = urllib.request.Request(base_url + "/admin/reset", method="POST", data=b"")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+
+
+def _count_input(loaded: LoadedScenario) -> int:
+    from harness.runner.inputs import count_items
+
+    src = loaded.resolve(loaded.scenario.input.path)
+    return count_items(src, loaded.scenario.input.format) if src and src.exists() else 0

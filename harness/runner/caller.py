@@ -1,0 +1,286 @@
+"""One call to a target, with everything the runner promises around it.
+
+Adaptive concurrency, the client-side limiter (exact waits), the ``--max-rps`` hard cap, the
+request itself, outcome classification, limits learnt from headers, ``Retry-After``, retries
+with backoff, usage and cost, metrics. Secrets are only ever placed in request headers or the
+query, and any echo of them in an answer is masked before it reaches a reason or a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+import orjson
+
+from mock_servers.profile import Profile
+
+from harness.runner.adaptive import AdaptiveConcurrency
+from harness.errors import TransportError
+from harness.runner.learning import learn_from_headers, retry_after_seconds
+from harness.runner.limiter import Rate, RateLimiter
+from harness.runner.metrics import RunnerMetrics
+from harness.runner.retry import Outcome, RetryPolicy, classify_status
+from harness.runner.stats import RunStats
+from harness.runner.transports import HttpResponse, make_transport
+from harness.runner.usage import limiter_cost, price_of, usage_of
+
+_OVERLOADED = {503, 529}
+
+
+class CallFailed(Exception):
+    """A call ended without success: a permanent error or retries exhausted."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+@dataclass
+class TargetRuntime:
+    """A target as the runner uses it: where, how to authenticate, and its limiters."""
+
+    name: str
+    profile: Profile
+    base_url: str
+    auth_headers: dict[str, str] = field(default_factory=dict)
+    auth_query: dict[str, str] = field(default_factory=dict)
+    static_headers: dict[str, str] = field(default_factory=dict)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    configured: set[str] = field(default_factory=set)
+    learn: bool = True
+    per_operation: bool = False  # SP-API: requests_per_second is each operation's own bucket
+    op_limiters: dict[str, RateLimiter] = field(default_factory=dict)
+    secret: str | None = None
+
+    def op_limiter(self, endpoint: str) -> RateLimiter | None:
+        if not self.per_operation:
+            return None
+        lim = self.op_limiters.get(endpoint)
+        if lim is None:
+            lim = self.op_limiters[endpoint] = RateLimiter()
+        return lim
+
+
+class Caller:
+    def __init__(self, targets: dict[str, TargetRuntime], *, policy: RetryPolicy, timeout: float,
+                 concurrency: AdaptiveConcurrency | None, metrics: RunnerMetrics, stats: RunStats,
+                 max_rps: float | None = None, time_scale: float = 1.0, transport: str = "aiohttp",
+                 rng: random.Random | None = None) -> None:
+        self.targets = targets
+        self.policy = policy
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.metrics = metrics
+        self.stats = stats
+        self.time_scale = time_scale
+        self.transport = make_transport(transport)
+        self.rng = rng or random.Random()
+        # --max-rps is a hard cap on real requests per second, whatever the time scale
+        self.cap = RateLimiter({"requests": Rate(max_rps / time_scale, 1.0)}) if max_rps else None
+        self.secrets = [t.secret for t in targets.values() if t.secret]
+        gauge = metrics.in_flight_g
+        if hasattr(gauge, "set_function"):
+            gauge.set_function(lambda: self.stats.in_flight)
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    def redact(self, text: str) -> str:
+        for s in self.secrets:
+            if s and s in text:
+                text = text.replace(s, "***")
+        return text
+
+    def handle(self, ctx: dict[str, Any]) -> "CallHandle":
+        return CallHandle(self, ctx)
+
+    async def call(self, target: TargetRuntime, method: str, path: str, *, query: Mapping[str, Any] | None = None,
+                   headers: Mapping[str, Any] | None = None, body: Any = None,
+                   endpoint: str = "call") -> tuple[Any, int]:
+        """Send until success or a permanent failure; returns (parsed response, attempts)."""
+        url = target.base_url + path
+        params = {**({k: str(v) for k, v in (query or {}).items()}), **target.auth_query}
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        data = orjson.dumps(body) if body is not None else None
+        hdrs = {**target.static_headers, **{k: str(v) for k, v in (headers or {}).items()}, **target.auth_headers}
+        if data is not None:
+            hdrs.setdefault("Content-Type", "application/json")
+        cost = limiter_cost(target.profile, body)
+        m = self.metrics
+        req_count = m.child(m.request_bytes, target.name)
+        resp_count = m.child(m.response_bytes, target.name)
+        duration = m.child(m.duration, target.name, endpoint)
+        ok_count = m.child(m.requests, target.name, endpoint, "ok")
+        op_limiter = target.op_limiter(endpoint)
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.concurrency is not None:
+                await self.concurrency.acquire()
+            aimd = "neutral"
+            try:
+                # acquire() sleeps the exact reserved wait, and more if a Retry-After arrives meanwhile
+                wait = await target.limiter.acquire(cost)
+                if op_limiter is not None:
+                    wait += await op_limiter.acquire(cost)
+                if self.cap is not None:
+                    wait += await self.cap.acquire({"requests": 1})
+                if wait > 0:
+                    m.child(m.limiter_wait, target.name).inc(wait)
+                resp, error, elapsed = await self._send(method, url, hdrs, data)
+                if resp is not None:
+                    outcome = classify_status(resp.status)
+                    aimd = "rate_limited" if resp.status == 429 else (
+                        "overloaded" if resp.status in _OVERLOADED else ("ok" if outcome is Outcome.OK else "neutral"))
+                else:
+                    outcome = Outcome(error.outcome)  # type: ignore[union-attr]
+            finally:
+                if self.concurrency is not None:
+                    self.concurrency.release(aimd)
+            duration.observe(elapsed)
+            if data is not None:
+                req_count.inc(len(data))
+            parsed: Any = None
+            detail = ""
+            retry_after: float | None = None
+            if resp is not None:
+                resp_count.inc(len(resp.body))
+                self.stats.bytes(len(data or b""), len(resp.body))
+                if target.learn:
+                    self._learn(target, resp.headers, op_limiter)
+                parsed, malformed = _parse(resp)
+                if outcome is Outcome.OK and malformed:
+                    outcome, detail = Outcome.SERVER_ERROR, "malformed response body (invalid JSON)"
+                elif outcome is not Outcome.OK:
+                    detail = f"HTTP {resp.status}: {_message(parsed, resp.body)}"
+                if outcome is Outcome.RATE_LIMITED:
+                    retry_after = retry_after_seconds(resp.headers, time.time())
+                    if retry_after is None:
+                        retry_after = _keepa_refill(parsed)
+                    if retry_after is not None:
+                        target.limiter.block_until(retry_after)
+            else:
+                detail = error.args[0] if error is not None else "no answer"  # type: ignore[union-attr]
+            (ok_count if outcome is Outcome.OK else m.child(m.requests, target.name, endpoint, outcome.value)).inc()
+            self.stats.request(outcome.value, elapsed)  # after a malformed 200 became server_error
+            if outcome is Outcome.OK:
+                self._account(target, body, parsed, cost)
+                return parsed, attempt
+            if not self.policy.should_retry(outcome, attempt):
+                kind = outcome.value
+                raise CallFailed(self.redact(f"{kind} after {attempt} attempt{'s' if attempt > 1 else ''}: {detail}"),
+                                 attempt)
+            m.child(m.retries, outcome.value).inc()
+            self.stats.retry(outcome.value)
+            await asyncio.sleep(self.policy.delay(attempt, retry_after, self.rng))
+
+    async def _send(self, method: str, url: str, headers: dict[str, str],
+                    data: bytes | None) -> tuple[HttpResponse | None, TransportError | None, float]:
+        # harness_in_flight_requests reads stats.in_flight when scraped (see __init__): no
+        # locked gauge updates on the hot path
+        self.stats.in_flight += 1
+        t0 = time.perf_counter()
+        try:
+            return await self.transport.request(method, url, headers=headers, body=data, timeout=self.timeout), \
+                None, time.perf_counter() - t0
+        except TransportError as exc:
+            return None, exc, time.perf_counter() - t0
+        finally:
+            self.stats.in_flight -= 1
+
+    def _learn(self, target: TargetRuntime, headers: Mapping[str, str], op_limiter: RateLimiter | None) -> None:
+        learnt = learn_from_headers(headers, time_scale=self.time_scale)
+        for dim, rate in learnt.items():
+            if dim in target.configured:
+                continue
+            limiter = op_limiter if (op_limiter is not None and dim == "requests_per_second") else target.limiter
+            current = limiter.rates.get(dim)
+            if current is None or abs(current.per_second - rate.per_second) > 1e-9 * rate.per_second:
+                limiter.set_rate(dim, rate)
+
+    def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> None:
+        usage = usage_of(target.profile, parsed)
+        if usage.output_tokens and "output_tokens_per_minute" in cost:
+            unused = cost["output_tokens_per_minute"] - usage.output_tokens
+            if unused > 0:
+                target.limiter.refund("output_tokens_per_minute", unused)
+        model = body.get("model") if isinstance(body, dict) else None
+        dollars = price_of(target.profile, model, usage)
+        m = self.metrics
+        if usage.input_tokens:
+            m.child(m.tokens, "input").inc(usage.input_tokens)
+        if usage.output_tokens:
+            m.child(m.tokens, "output").inc(usage.output_tokens)
+        if dollars:
+            m.cost_c.inc(dollars)
+        self.stats.usage(usage.input_tokens, usage.output_tokens, dollars)
+
+
+class CallHandle:
+    """What a scenario's Python function gets: ``await call("openai", "POST", "/v1/...", json=...)``.
+    Every call goes through the runner's limits, retries and metrics."""
+
+    def __init__(self, caller: Caller, ctx: dict[str, Any]) -> None:
+        self._caller = caller
+        self.ctx = ctx
+        self.attempts = 0
+        self.calls = 0
+
+    async def __call__(self, target: str, method: str = "POST", path: str = "/", *, json: Any = None,
+                       query: Mapping[str, Any] | None = None, headers: Mapping[str, Any] | None = None,
+                       endpoint: str | None = None) -> Any:
+        runtime = self._caller.targets.get(target)
+        if runtime is None:
+            raise KeyError(f"no target {target!r}; the scenario has {', '.join(self._caller.targets)}")
+        self.calls += 1
+        try:
+            result, n = await self._caller.call(runtime, method, path, query=query, headers=headers, body=json,
+                                                endpoint=endpoint or target)
+        except CallFailed as exc:
+            self.attempts += exc.attempts
+            raise
+        self.attempts += n
+        return result
+
+
+def _parse(resp: HttpResponse) -> tuple[Any, bool]:
+    """The body as JSON when it claims to be JSON (or looks like it); (value, malformed)."""
+    ctype = resp.headers.get("Content-Type", "")
+    body = resp.body
+    if "json" in ctype or (body[:1] in (b"{", b"[") and "text/event-stream" not in ctype):
+        try:
+            return orjson.loads(body), False
+        except orjson.JSONDecodeError:
+            return None, True
+    return {"bytes": len(body), "content_type": ctype}, False
+
+
+def _message(parsed: Any, raw: bytes) -> str:
+    """The provider's own error message, whatever its error format."""
+    if isinstance(parsed, dict):
+        err = parsed.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"][:300]
+        if isinstance(err, str):
+            return err[:300]
+        errors = parsed.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", errors[0]))[:300]
+        if isinstance(parsed.get("message"), str):
+            return parsed["message"][:300]
+        if "tokensLeft" in parsed:
+            return f"Keepa tokens exhausted (tokensLeft {parsed.get('tokensLeft')})"
+    return raw[:200].decode("utf-8", "replace")
+
+
+def _keepa_refill(parsed: Any) -> float | None:
+    if isinstance(parsed, dict) and isinstance(parsed.get("refillIn"), (int, float)):
+        return max(parsed["refillIn"], 1) / 1000.0
+    return None

@@ -1,0 +1,56 @@
+"""The mock servers' command line: ``python -m mock_servers`` and ``harness mock`` run this."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def mock(
+    providers: str = typer.Option(
+        "openai,anthropic,cardgenius,spapi,keepa,drive,research,email", "--providers",
+        help="Comma-separated shipped profiles to serve (each under /NAME/).",
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8080, help="Port to listen on (0 picks a free one and prints it)."),
+    profile: Optional[list[Path]] = typer.Option(
+        None, "--profile", help="A profile YAML of your own (repeatable); same name replaces a shipped one."
+    ),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Override a field: PROVIDER.FIELD=VALUE, e.g. openai.limits.requests_per_minute=60."
+    ),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", help="Multiply every duration (latency, refill, reset headers) by F; 0.01 = 100x faster."
+    ),
+    seed: Optional[int] = typer.Option(None, help="Random seed for latencies and faults (repeatable runs)."),
+) -> None:
+    """Serve mock provider APIs with realistic latency, rate limits (429s with the real
+    headers and bodies) and injected faults. Point an SDK at http://HOST:PORT/NAME."""
+    import random
+
+    from mock_servers import MockContext, ProfileError, TimeScale, load_profiles
+    from mock_servers.server import serve
+
+    names = [p.strip() for p in providers.split(",") if p.strip()]
+    try:
+        if time_scale <= 0:
+            raise ProfileError(f"--time-scale must be > 0, got {time_scale}")
+        profiles = load_profiles(names, profile or [], set_ or [])
+    except ProfileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    ctx = MockContext(time_scale=TimeScale(time_scale), rng=random.Random(seed))
+    try:
+        serve(profiles, ctx, host=host, port=port, announce=lambda line: typer.echo(line))
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:
+    """Entry point of ``python -m mock_servers``."""
+    typer.run(mock)
