@@ -1,0 +1,1 @@
+"""Capacity planning: the model, sweeps on the mocks, claim verdicts, knee detection."""

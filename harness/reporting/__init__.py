@@ -1,0 +1,1 @@
+"""Presenting results: tables, plots, the load spec and the partner notice."""

@@ -1,0 +1,1 @@
+"""The batch runner: engine, caller, limits, retries, checkpoint, inputs and output, transports."""
