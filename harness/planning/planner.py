@@ -9,18 +9,17 @@ is in profile (real) time; the time scale only matters to the sweep.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mock_servers.profile import Endpoint, Latency, Profile, TokenDistribution, lognormal_sigma
-from mock_servers.text import estimate_message_tokens
+from mock_servers.rules import LLMRequest, PlannedUse, Usage, rules_for
 
 from harness.errors import ScenarioError
 from harness.planning.results import Constraint, Prediction
 from harness.runner.inputs import read_items
 from harness.scenario import LoadedScenario, PlannedCall
 from harness.runner.templates import TemplateFailure, compile_tree
-from harness.runner.usage import Usage, price_of
 
 _GRID = 2000  # quantile grid for expectations of maxima and capped means
 
@@ -79,7 +78,8 @@ class CapacityModel:
         faults = profile.faults
         transient = faults.error_500 + faults.error_503 + faults.error_529 + faults.reset + faults.malformed \
             + faults.hang + faults.stream_error
-        if profile.kind in ("openai", "anthropic"):
+        rules = rules_for(profile)
+        if rules.llm:
             model = call.model or next(iter(profile.models))
             settings = profile.model_settings(model) if model in profile.models else None
             lat = settings.latency if settings else profile.latency
@@ -98,7 +98,7 @@ class CapacityModel:
             req_bytes = call.request_bytes if call.request_bytes is not None else 4 * prompt + 200
             resp_bytes = call.response_bytes if call.response_bytes is not None else 4 * out_mean + 600
             return CallModel(call.target, model, mean * f, ttft_median * f, sigma, fixed * f, req_bytes, resp_bytes,
-                             prompt, max_tokens, out_mean, price_of(profile, model, usage),
+                             prompt, max_tokens, out_mean, rules.price(profile, model, usage),
                              transient, faults.hang)
         ep = _endpoint(profile, call.endpoint)
         lat: Latency = (ep.latency if ep and ep.latency else profile.latency)
@@ -107,7 +107,7 @@ class CapacityModel:
         req_bytes = call.request_bytes if call.request_bytes is not None else (ep.request_bytes if ep else 0)
         resp_bytes = call.response_bytes if call.response_bytes is not None else (ep.response_bytes if ep else 0)
         return CallModel(call.target, call.endpoint or (ep.name if ep else "call"), mean * f, lat.median * f, sigma,
-                         0.0, req_bytes, resp_bytes, dollars=profile.prices.per_request, transient_p=transient,
+                         0.0, req_bytes, resp_bytes, dollars=rules.price(profile, None, Usage()), transient_p=transient,
                          hang_p=faults.hang)
 
     # -- per item ----------------------------------------------------------------------
@@ -148,12 +148,17 @@ class CapacityModel:
         for tname, calls in per_target.items():
             profile = self.loaded.profiles[tname]
             client = self.loaded.scenario.targets[tname].limits
-            n_calls = sum(self.attempts[i] for i, _ in calls)
-            tok = sum(self.attempts[i] * (c.prompt_tokens + c.max_tokens) for i, c in calls)
+            rules = rules_for(profile)
+            uses = [PlannedUse(self.attempts[i], c.endpoint, rules.sustained_units(
+                LLMRequest(c.endpoint, int(c.prompt_tokens), int(c.max_tokens)) if rules.llm else None,
+                c.output_tokens_mean)) for i, c in calls]
+            n_calls = sum(u.attempts for u in uses)
+
+            def units(dim: str) -> float:
+                return sum(u.attempts * u.units.get(dim, 0.0) for u in uses)
+
             tin = sum(self.attempts[i] * c.prompt_tokens for i, c in calls)
             tout = sum(self.attempts[i] * c.output_tokens_mean for i, c in calls)
-            model_limits = (profile.model_settings(calls[0][1].endpoint).limits
-                            if calls[0][1].endpoint in profile.models else profile.limits)
 
             def add(name: str, per_minute: float | None, units: float, server: bool, burst_units: float) -> None:
                 if per_minute and units > 0:
@@ -161,32 +166,8 @@ class CapacityModel:
                     out.append(Constraint(name, rate, burst_units / units if server else 1.0 / units, server,
                                           f"{per_minute:g}/min / {units:g} per item"))
 
-            if profile.kind in ("openai", "anthropic", "rest"):
-                lim = model_limits
-                add(f"{tname} requests/min (server)", lim.requests_per_minute, n_calls, True,
-                    lim.requests_per_minute or 0)
-                if profile.kind == "openai":
-                    add(f"{tname} tokens/min (server)", lim.tokens_per_minute, tok, True, lim.tokens_per_minute or 0)
-                if profile.kind == "anthropic":
-                    itpm = lim.input_tokens_per_minute or lim.tokens_per_minute
-                    add(f"{tname} input tokens/min (server)", itpm, tin, True, itpm or 0)
-                    add(f"{tname} output tokens/min (server)", lim.output_tokens_per_minute, tout, True,
-                        lim.output_tokens_per_minute or 0)
-                if lim.requests_per_second:
-                    add(f"{tname} requests/s (server)", lim.requests_per_second * 60, n_calls, True,
-                        lim.burst or 1.0)
-            if profile.kind == "spapi":
-                for i, c in calls:
-                    ep = _endpoint(profile, c.endpoint)
-                    if ep is not None and ep.rate:
-                        add(f"{tname} {ep.name} {ep.rate:g}/s burst {ep.burst or 1:g} (server)", ep.rate * 60,
-                            self.attempts[i], True, ep.burst or 1.0)
-            if profile.kind == "keepa":
-                cost = sum(self.attempts[i] * (_endpoint(profile, c.endpoint).cost if _endpoint(profile, c.endpoint)
-                                               else 1) for i, c in calls)
-                k = profile.keepa
-                initial = k.initial if k.initial is not None else k.refill_rate * 60 * k.max_hours
-                add(f"{tname} token refill {k.refill_rate}/min (server)", k.refill_rate, cost, True, initial)
+            for lim in rules.server_limits(profile, uses):
+                add(f"{tname} {lim.label} (server)", lim.per_minute, lim.units, True, lim.burst)
             if profile.capacity.max_in_flight:
                 mean = sum(c.latency_mean for _, c in calls)
                 out.append(Constraint(f"{tname} capacity {profile.capacity.max_in_flight} in flight (server)",
@@ -195,8 +176,7 @@ class CapacityModel:
             if client.requests_per_second:
                 add(f"{tname} requests/s (client)", client.requests_per_second * 60, n_calls, False, 1)
             add(f"{tname} requests/min (client)", client.requests_per_minute, n_calls, False, 1)
-            add(f"{tname} tokens/min (client)", client.tokens_per_minute, tok if profile.kind == "openai" else tin,
-                False, 1)
+            add(f"{tname} tokens/min (client)", client.tokens_per_minute, units("tokens_per_minute"), False, 1)
             add(f"{tname} input tokens/min (client)", client.input_tokens_per_minute, tin, False, 1)
             add(f"{tname} output tokens/min (client)", client.output_tokens_per_minute, tout, False, 1)
         return out
@@ -271,15 +251,13 @@ def _planned_calls(loaded: LoadedScenario, row: dict | None) -> list[PlannedCall
                 request_bytes = len(orjson.dumps(body))
             except TypeError:
                 request_bytes = None
-            if profile.kind in ("openai", "anthropic"):
-                model = body.get("model") if isinstance(body.get("model"), str) else None
-                mt = body.get("max_completion_tokens", body.get("max_tokens"))
-                max_tokens = mt if isinstance(mt, int) else None
-                msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
-                prompt = estimate_message_tokens(msgs, body.get("system"))
+            req = rules_for(profile).llm_request(profile, body)
+            if req is not None:
+                model, prompt, max_tokens = req.model, req.prompt_tokens, req.max_tokens or None
         endpoint = model if model else _endpoint_for(profile, step.method, step.path, step.name)
         calls.append(PlannedCall(target=step.target, endpoint=endpoint, model=model, max_tokens=max_tokens,
-                                 prompt_tokens=prompt, request_bytes=request_bytes if profile.kind != "rest" else None))
+                                 prompt_tokens=prompt, request_bytes=request_bytes if rules_for(profile).sized_by_body
+                                 else None))
     return calls
 
 

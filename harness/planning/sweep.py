@@ -13,14 +13,15 @@ import math
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
+
+from mock_servers.timescale import TimeScale
 
 from harness.errors import ScenarioError
 from harness.runner.config import RunConfig
 from harness.runner.inputs import read_items
-from harness.runner.mockproc import start_mock
+from harness.runner.mockproc import start_mock_for
 from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
 from harness.scenario import LoadedScenario
@@ -82,7 +83,7 @@ def item_time_cv(model: CapacityModel) -> float:
     return math.sqrt(var) / mean if mean > 0 else 0.0
 
 
-def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float,
+def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: TimeScale, budget_s: float,
                   cv: float | None = None) -> int:
     """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers; a
     worker-bound point may take up to MAX_BUDGET_FACTOR x the budget to reach a sampling error
@@ -90,10 +91,10 @@ def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: 
     ramp = ramp_width(prediction, workers)
     if prediction.items_per_s <= 0:
         return min(items, 3 * ramp)
-    fits = int(budget_s * prediction.items_per_s / time_scale)
+    fits = int(budget_s * time_scale.per_second(prediction.items_per_s))
     want = MIN_SAMPLE if cv is None else math.ceil((cv / SAMPLE_SE) ** 2)
     if _worker_bound(prediction) and fits < want:
-        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
+        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * time_scale.per_second(prediction.items_per_s)))
     return max(1, min(items, max(3 * ramp, 10, fits)))
 
 
@@ -115,17 +116,15 @@ def steady_throughput(completions: list[float], workers: int) -> float | None:
 
 
 def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = None, sample: int | None = None,
-              time_scale: float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
+              time_scale: TimeScale | float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
               progress: Callable[[str], None] | None = None) -> SweepResult:
     """Predict and measure every worker count; one mock server serves the whole sweep."""
-    from harness.runner.run import build_targets, run_engine
-
     sc = loaded.scenario
     n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
-    scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
+    scale = TimeScale.of(time_scale or choose_time_scale(model, workers, n_full, budget_s))
     cv = item_time_cv(model)
-    result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
+    result = SweepResult(sc.name, n_full, scale.factor, sequential=model.predict(1, n_full))
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     say = progress or (lambda _msg: None)
     own_dir = workdir is None  # a folder made here is removed here; a caller's is left alone
@@ -139,17 +138,12 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
 
 
 def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
-             sample: int | None, scale: float, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
+             sample: int | None, scale: TimeScale, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
              work: Path) -> SweepResult:
     from harness.runner.run import build_targets, run_engine
 
     sc = loaded.scenario
-    shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
-    files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
-    import json
-
-    sets = [f"{k}={json.dumps(v)}" for k, v in sc.mock.items()]
-    with start_mock(shipped, profiles=files, sets=sets, time_scale=scale) as mock:
+    with start_mock_for(loaded, scale) as mock:
         for w in workers:
             pred = model.predict(w, n_full)
             n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
@@ -166,7 +160,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             steady = steady_throughput(stats.completions or [], ramp_width(pred, w))
             x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
             full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
-            measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)
+            measured = Measured(n, wall, scale.profile_seconds(full_wall), scale.profile_rate(x_wall), summary)
             result.points.append(SweepPoint(w, pred, measured, claims.get(w)))
     return result
 

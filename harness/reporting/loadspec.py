@@ -520,25 +520,25 @@ def _claims(loaded: LoadedScenario, spec: LoadSpec) -> list[ClaimCheck]:
     out: list[ClaimCheck] = []
     seen: set[tuple[str, str]] = set()
     for st in claims.get("statements") or []:
-        kind = st.get("kind")
-        attr = _CLAIM_FIELDS.get(kind)
+        what = st.get("kind")
+        attr = _CLAIM_FIELDS.get(what)
         if attr is None or st.get("value") is None:
             continue
         if "workers" in st and st["workers"] != spec.workers:
             continue
-        if kind in _NEEDS_ITEMS and st.get("items", default_items) != spec.items:
+        if what in _NEEDS_ITEMS and st.get("items", default_items) != spec.items:
             continue
-        if kind == "concurrency" and "burst" in str(st.get("id", "")):
+        if what == "concurrency" and "burst" in str(st.get("id", "")):
             attr = "burst"
-        key = (kind, json.dumps(st["value"]))
+        key = (what, json.dumps(st["value"]))
         if key in seen:
             continue
         seen.add(key)
         note = ""
         total = spec.total_bytes_out + spec.total_bytes_in
-        if kind == "daily_bytes" and not isinstance(st["value"], list) and abs(st["value"] - total) <= 0.05 * total:
+        if what == "daily_bytes" and not isinstance(st["value"], list) and abs(st["value"] - total) <= 0.05 * total:
             note = f"{fmt_bytes(st['value'])} is the whole {spec.items:,}-item batch, not a day"
-        out.append(ClaimCheck(str(st.get("id", kind)), kind, str(st.get("quote", "")), st["value"],
+        out.append(ClaimCheck(str(st.get("id", what)), what, str(st.get("quote", "")), st["value"],
                               float(getattr(spec, attr)), note))
     return out
 

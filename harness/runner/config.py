@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mock_servers.timescale import REAL_TIME, TimeScale
+
 from harness.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ class RunConfig:
     checkpoint: Path
     resume: bool = False
     workers: int | None = None
-    time_scale: float = 1.0
+    time_scale: TimeScale = REAL_TIME  # a number is accepted and made a TimeScale (validated) here
     max_cost: float | None = None
     max_rps: float | None = None
     transport: str = "fast"
@@ -44,9 +46,11 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.target not in ("mock", "real"):
             raise ScenarioError(f"--target must be 'mock' or 'real', got {self.target!r}")
-        if not self.time_scale > 0:
-            raise ScenarioError(f"--time-scale must be > 0, got {self.time_scale}")
-        if self.target == "real" and self.time_scale != 1.0:
+        try:
+            object.__setattr__(self, "time_scale", TimeScale.of(self.time_scale))
+        except (TypeError, ValueError):
+            raise ScenarioError(f"--time-scale must be > 0, got {self.time_scale}") from None
+        if self.target == "real" and self.time_scale.compressed:
             raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
         if not self.metrics and (self.metrics_port is not None or self.pushgateway):
             raise ScenarioError("--no-metrics cannot be combined with --metrics-port or --pushgateway")

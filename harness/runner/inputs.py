@@ -93,8 +93,8 @@ def read_items(
     For CSV, an unreadable header, duplicate column names or a header without the id column
     raise ValueError at the call, before any item.
     """
-    kind = detect_format(Path(path), fmt)
-    if kind == "csv":
+    found = detect_format(Path(path), fmt)
+    if found == "csv":
         header = _csv_header(Path(path), id_field)  # header errors now, not at first next()
         return _read_csv(Path(path), header, id_field, start_seq, skip, stop_seq)
     return _read_jsonl(Path(path), id_field, start_seq, skip, stop_seq)
@@ -106,8 +106,8 @@ def count_items(path: Path, fmt: str | None = None) -> int:
     CSV records are counted by the same parser, so quoted newlines are one record and bad rows
     count as (error) items; JSONL counts non-blank lines.
     """
-    kind = detect_format(Path(path), fmt)
-    if kind == "jsonl":
+    found = detect_format(Path(path), fmt)
+    if found == "jsonl":
         count = 0
         with open(path, "rb") as f:
             for raw in f:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from ..bucket import BucketSet
 from ..durations import retry_after_seconds, rfc3339
-from ..text import completion_text, estimate_message_tokens, token_pieces
+from ..text import completion_text, token_pieces
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
 
@@ -99,10 +99,11 @@ class AnthropicProvider(LLMProvider):
         if isinstance(checked, web.Response):
             return checked
         model, max_tokens, stream = checked
-        input_tokens = estimate_message_tokens(body["messages"], body.get("system"))
+        units = self.rules.admission_units(self.rules.llm_request(self.profile, body))
+        input_tokens = int(units["input_tokens_per_minute"])
         limits = model.settings.limits
         buckets = self.buckets_for(
-            (key, model.name),
+            self.rules.bucket_key(key, model.name),
             lambda: {
                 name: b for name, b in (
                     ("requests", self.per_minute_bucket(limits.requests_per_minute)),
@@ -111,7 +112,7 @@ class AnthropicProvider(LLMProvider):
                 ) if b is not None
             },
         )
-        cost = {"requests": 1, "input_tokens": input_tokens, "output_tokens": max_tokens}
+        cost = {"requests": 1, "input_tokens": input_tokens, "output_tokens": int(units["output_tokens_per_minute"])}
         for dim, amount in cost.items():
             bucket = buckets.buckets.get(dim)
             if bucket is not None and amount > bucket.capacity:

@@ -67,9 +67,6 @@ class KeepaProvider(Provider):
             self.route("GET", "/token", "token", self.token),
         ]
 
-    def _cost(self, name: str) -> int:
-        return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
-
     def envelope(self, balance: KeepaBalance | None, consumed: int, started: float) -> dict[str, Any]:
         return {
             "timestamp": int(self.ctx.wall_clock() * 1000),
@@ -116,7 +113,7 @@ class KeepaProvider(Provider):
         domain = _domain(request)
         if domain is None:
             return self.error(400, "REQUEST_REJECTED", f"Invalid domain: {request.query.get('domain')!r}.")
-        cost = self._cost("product") * len(asins)
+        cost = self.rules.endpoint_cost(self.profile, "product") * len(asins)
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
             return self.json(429, self.envelope(bal, 0, started))

@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 
 from ..durations import go_duration, retry_after_seconds
-from ..text import completion_text, estimate_message_tokens, token_pieces
+from ..text import completion_text, token_pieces
 from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
 
@@ -127,12 +127,13 @@ class OpenAIProvider(LLMProvider):
             return checked
         model, messages, max_tokens, stream, include_usage = checked
 
-        prompt_tokens = estimate_message_tokens(messages)
-        n_choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
-        cost = {"requests": 1, "tokens": prompt_tokens + max_tokens * n_choices}
+        asked = self.rules.llm_request(self.profile, body)  # the admission rule: prompt + max_tokens x n
+        prompt_tokens = asked.prompt_tokens
+        units = self.rules.admission_units(asked)
+        cost = {dim: int(units[field]) for dim, field, _ in _DIMENSIONS}
         limits = model.settings.limits
         buckets = self.buckets_for(
-            (key, model.name),
+            self.rules.bucket_key(key, model.name),
             lambda: {
                 name: b for name, b in (
                     ("requests", self.per_minute_bucket(limits.requests_per_minute)),
