@@ -18,6 +18,7 @@ from ..durations import retry_after_seconds, rfc3339
 from ..text import estimate_message_tokens, estimate_tokens, token_pieces
 from ..validation import Invalid
 from ..validation import anthropic as strict
+from .anthropic_count_tokens import count_tokens
 from .anthropic_output import Content, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
@@ -33,6 +34,8 @@ class AnthropicProvider(LLMProvider):
     def routes(self) -> list[web.RouteDef]:
         return [
             self.route("POST", "/v1/messages", "messages", self.messages),
+            self.route("POST", "/v1/messages/count_tokens", "messages.count_tokens",
+                       lambda request: count_tokens(self, request)),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
         ]
