@@ -20,6 +20,7 @@ from ..validation import Invalid
 from ..validation import openai as strict
 from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
+from .openai_batches import OpenAIBatches
 from .openai_output import Choice, make_choice, message, pieces
 
 ORG = "org-mock"
@@ -36,7 +37,16 @@ class OpenAIProvider(LLMProvider):
             self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
+            *self.batch_api.routes(),
         ]
+
+    @property
+    def batch_api(self) -> OpenAIBatches:
+        """Files and batches, kept when the admin API changes the profile."""
+        api = self.__dict__.get("_batch_api")
+        if api is None:
+            api = self.__dict__["_batch_api"] = OpenAIBatches(self)
+        return api
 
     # -- errors ---------------------------------------------------------------------------
     def error(
