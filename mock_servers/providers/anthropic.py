@@ -18,6 +18,7 @@ from ..durations import retry_after_seconds, rfc3339
 from ..text import estimate_message_tokens, estimate_tokens, token_pieces
 from ..validation import Invalid
 from ..validation import anthropic as strict
+from .anthropic_batches import AnthropicBatches
 from .anthropic_count_tokens import count_tokens
 from .anthropic_output import Content, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
@@ -38,7 +39,16 @@ class AnthropicProvider(LLMProvider):
                        lambda request: count_tokens(self, request)),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
+            *self.batch_api.routes(),
         ]
+
+    @property
+    def batch_api(self) -> AnthropicBatches:
+        """Message Batches, kept when the admin API changes the profile."""
+        api = self.__dict__.get("_batch_api")
+        if api is None:
+            api = self.__dict__["_batch_api"] = AnthropicBatches(self)
+        return api
 
     _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
               404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
