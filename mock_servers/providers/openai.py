@@ -22,6 +22,7 @@ from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
 from .openai_batches import OpenAIBatches
 from .openai_output import Choice, make_choice, message, pieces
+from .openai_responses import create_embeddings, create_response
 
 ORG = "org-mock"
 RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
@@ -35,6 +36,8 @@ class OpenAIProvider(LLMProvider):
     def routes(self) -> list[web.RouteDef]:
         return [
             self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions),
+            self.route("POST", "/v1/responses", "responses", lambda request: create_response(self, request)),
+            self.route("POST", "/v1/embeddings", "embeddings", lambda request: create_embeddings(self, request)),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
             *self.batch_api.routes(),
@@ -151,30 +154,10 @@ class OpenAIProvider(LLMProvider):
                 return self.invalid(bad)
         n_choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
         cost = {"requests": 1, "tokens": prompt_tokens + max_tokens * n_choices}
-        limits = model.settings.limits
-        buckets = self.buckets_for(
-            (key, model.name),
-            lambda: {
-                name: b for name, b in (
-                    ("requests", self.per_minute_bucket(limits.requests_per_minute)),
-                    ("tokens", self.per_minute_bucket(limits.tokens_per_minute)),
-                ) if b is not None
-            },
-        )
-        too_large = buckets.buckets.get("tokens")
-        if too_large is not None and cost["tokens"] > too_large.capacity:
-            self.count_rate_limited("tokens")
-            return self.error(
-                429, "rate_limited",
-                f"Request too large for {model.name} in organization {ORG} on tokens per min (TPM): "
-                f"Limit {int(too_large.capacity)}, Requested {cost['tokens']}. The input or output tokens must be "
-                f"reduced in order to run successfully. Visit {RATE_LIMITS_URL} to learn more.",
-                type="tokens", code="rate_limit_exceeded", headers=self._limit_headers(buckets),
-            )
-        refused = buckets.try_take(cost)
-        if refused is not None:
-            return self._rate_limited(model, buckets, refused, cost)
-        headers = self._limit_headers(buckets)
+        admitted = self.admit(key, model, cost)
+        if isinstance(admitted, web.Response):
+            return admitted
+        headers = admitted
         share = model.spec.reasoning_share
 
         async def work(fault: str | None) -> web.StreamResponse:
@@ -250,6 +233,34 @@ class OpenAIProvider(LLMProvider):
         return model, messages, max_tokens, stream, include_usage
 
     # -- rate limits ----------------------------------------------------------------------
+    def admit(self, key: str, model: ModelRuntime, cost: dict[str, int]) -> dict[str, str] | web.Response:
+        """Take ``cost`` from the key's per-model RPM/TPM buckets (shared by every endpoint):
+        the answer's headers, or OpenAI's 429."""
+        limits = model.settings.limits
+        buckets = self.buckets_for(
+            (key, model.name),
+            lambda: {
+                name: b for name, b in (
+                    ("requests", self.per_minute_bucket(limits.requests_per_minute)),
+                    ("tokens", self.per_minute_bucket(limits.tokens_per_minute)),
+                ) if b is not None
+            },
+        )
+        too_large = buckets.buckets.get("tokens")
+        if too_large is not None and cost["tokens"] > too_large.capacity:
+            self.count_rate_limited("tokens")
+            return self.error(
+                429, "rate_limited",
+                f"Request too large for {model.name} in organization {ORG} on tokens per min (TPM): "
+                f"Limit {int(too_large.capacity)}, Requested {cost['tokens']}. The input or output tokens must be "
+                f"reduced in order to run successfully. Visit {RATE_LIMITS_URL} to learn more.",
+                type="tokens", code="rate_limit_exceeded", headers=self._limit_headers(buckets),
+            )
+        refused = buckets.try_take(cost)
+        if refused is not None:
+            return self._rate_limited(model, buckets, refused, cost)
+        return self._limit_headers(buckets)
+
     def _limit_headers(self, buckets) -> dict[str, str]:
         headers = self._common_headers()
         for dim, bucket in buckets.buckets.items():
