@@ -13,8 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Hashable, Mapping, Sequence
 
+import orjson
+
 from .profile import Endpoint, Limits, Prices, Profile
-from .text import estimate_message_tokens
+from .text import estimate_message_tokens, estimate_tokens
 
 REQUESTS = ("requests_per_second", "requests_per_minute")
 
@@ -178,11 +180,14 @@ class OpenAIRules(ProviderRules):
     def llm_request(self, profile: Profile, body: Any) -> LLMRequest | None:
         if not isinstance(body, dict):
             return None
-        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
         max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-        n = body.get("n")
-        return LLMRequest(_model(body), estimate_message_tokens(messages),
-                          _positive(max_tokens) or profile.default_max_tokens, _positive(n) or 1)
+        return LLMRequest(_model(body), self.prompt_tokens(body),
+                          _positive(max_tokens) or profile.default_max_tokens, _positive(body.get("n")) or 1)
+
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """Messages and tool definitions (tools count as prompt tokens, as for the real API)."""
+        messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+        return estimate_message_tokens(messages) + _tools_tokens(body)
 
     def admission_units(self, request: LLMRequest | None) -> dict[str, float]:
         units = super().admission_units(request)
@@ -209,9 +214,12 @@ class AnthropicRules(ProviderRules):
     def llm_request(self, profile: Profile, body: Any) -> LLMRequest | None:
         if not isinstance(body, dict):
             return None
+        return LLMRequest(_model(body), self.prompt_tokens(body), _positive(body.get("max_tokens")) or 0)
+
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """Messages, system and tool definitions, as Anthropic counts input tokens."""
         messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-        return LLMRequest(_model(body), estimate_message_tokens(messages, body.get("system")),
-                          _positive(body.get("max_tokens")) or 0)
+        return estimate_message_tokens(messages, body.get("system")) + _tools_tokens(body)
 
     def admission_units(self, request: LLMRequest | None) -> dict[str, float]:
         units = super().admission_units(request)
@@ -314,6 +322,11 @@ def _model(body: dict[str, Any]) -> str | None:
 
 def _positive(v: Any) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+
+
+def _tools_tokens(body: dict[str, Any]) -> int:
+    tools = body.get("tools")
+    return estimate_tokens(orjson.dumps(tools).decode()) if tools else 0
 
 
 def _int(v: Any) -> int:
