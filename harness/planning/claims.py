@@ -189,10 +189,7 @@ class ClaimChecker:
 
     # -- explanations of the model's rate --------------------------------------------------
     def _binding(self, pred: Prediction):
-        for c in pred.constraints:
-            if pred.binding == f"{c.name}: {c.note}":
-                return c
-        return None
+        return pred.binding if pred.binding.limit != "concurrency" else None
 
     def rate_text(self, pred: Prediction, per: str = "item") -> str:
         """Why the model goes at its rate: the workers over the item time, or the limit."""

@@ -12,7 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from mock_servers.profile import Endpoint, Latency, Profile, TokenDistribution, lognormal_sigma
+from mock_servers.latency import LLMCall, LLMLatency, LogNormal
+from mock_servers.profile import Endpoint, Latency, Profile
 from mock_servers.rules import LLMRequest, PlannedUse, Usage, rules_for
 
 from harness.errors import ScenarioError
@@ -30,10 +31,7 @@ class CallModel:
 
     target: str
     endpoint: str
-    latency_mean: float
-    latency_median: float
-    sigma: float  # lognormal spread of the random part
-    fixed: float  # deterministic part added to the lognormal (LLM generation time)
+    latency: LogNormal | LLMCall  # the mock's own distribution of this call's duration
     request_bytes: float
     response_bytes: float
     prompt_tokens: float = 0.0
@@ -43,8 +41,11 @@ class CallModel:
     transient_p: float = 0.0
     hang_p: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.latency_mean = self.latency.mean()
+
     def quantile(self, z: float) -> float:
-        return self.fixed + self.latency_median * math.exp(self.sigma * z)
+        return self.latency.quantile(z)
 
 
 @dataclass
@@ -85,29 +86,21 @@ class CapacityModel:
             lat = settings.latency if settings else profile.latency
             out = settings.output_tokens if settings else profile.output_tokens
             max_tokens = call.max_tokens or profile.default_max_tokens
-            out_mean = _capped_lognormal_mean(out, max_tokens)
-            tps = lat.tokens_per_second or 1e9
-            gen_median = out.median / tps
-            ttft_median = lat.ttft if lat.ttft is not None else lat.median - gen_median
-            ttft_p99 = max(ttft_median, (lat.p99 if lat.p99 is not None else lat.median) - gen_median)
-            sigma = lognormal_sigma(ttft_median, ttft_p99)
-            fixed = out_mean / tps
-            mean = ttft_median * math.exp(sigma * sigma / 2) + fixed
+            duration = LLMLatency(lat, out).call(max_tokens)
+            out_mean = duration.output_tokens_mean
             prompt = call.prompt_tokens or 0
             usage = Usage(int(prompt), int(round(out_mean)))
             req_bytes = call.request_bytes if call.request_bytes is not None else 4 * prompt + 200
             resp_bytes = call.response_bytes if call.response_bytes is not None else 4 * out_mean + 600
-            return CallModel(call.target, model, mean * f, ttft_median * f, sigma, fixed * f, req_bytes, resp_bytes,
+            return CallModel(call.target, model, duration.scaled(f), req_bytes, resp_bytes,
                              prompt, max_tokens, out_mean, rules.price(profile, model, usage),
                              transient, faults.hang)
         ep = _endpoint(profile, call.endpoint)
         lat: Latency = (ep.latency if ep and ep.latency else profile.latency)
-        sigma = lognormal_sigma(lat.median, lat.spread_p99)
-        mean = lat.median * math.exp(sigma * sigma / 2)
         req_bytes = call.request_bytes if call.request_bytes is not None else (ep.request_bytes if ep else 0)
         resp_bytes = call.response_bytes if call.response_bytes is not None else (ep.response_bytes if ep else 0)
-        return CallModel(call.target, call.endpoint or (ep.name if ep else "call"), mean * f, lat.median * f, sigma,
-                         0.0, req_bytes, resp_bytes, dollars=rules.price(profile, None, Usage()), transient_p=transient,
+        return CallModel(call.target, call.endpoint or (ep.name if ep else "call"),
+                         LogNormal(lat.median, lat.spread_p99).scaled(f), req_bytes, resp_bytes, dollars=rules.price(profile, None, Usage()), transient_p=transient,
                          hang_p=faults.hang)
 
     # -- per item ----------------------------------------------------------------------
@@ -123,17 +116,17 @@ class CapacityModel:
     def item_time_quantile(self, z: float) -> float:
         return sum(c.quantile(z) for c in self.calls)
 
+    def item_time_ppf(self, p: float) -> float:
+        return sum(c.latency.ppf(p) for c in self.calls)
+
     def expected_max_item_time(self, k: int) -> float:
         """E[max of k item times] (the tail of the last round of a batch)."""
         if k <= 1:
             return self.item_time()
-        from statistics import NormalDist
-
-        nd = NormalDist()
         total = 0.0
         for i in range(_GRID):
             v = (i + 0.5) / _GRID
-            total += self.item_time_quantile(nd.inv_cdf(v)) * k * v ** (k - 1) / _GRID
+            total += self.item_time_ppf(v) * k * v ** (k - 1) / _GRID
         # the quantile sum ignores retries; scale by their share of the mean
         base = sum(c.latency_mean for c in self.calls)
         return total * (self.item_time() / base if base else 1.0)
@@ -172,7 +165,7 @@ class CapacityModel:
                 mean = sum(c.latency_mean for _, c in calls)
                 out.append(Constraint(f"{tname} capacity {profile.capacity.max_in_flight} in flight (server)",
                                       profile.capacity.max_in_flight / mean * len(calls) / n_calls, 0.0, True,
-                                      "queueing beyond this"))
+                                      "queueing beyond this", limit="capacity"))
             if client.requests_per_second:
                 add(f"{tname} requests/s (client)", client.requests_per_second * 60, n_calls, False, 1)
             add(f"{tname} requests/min (client)", client.requests_per_minute, n_calls, False, 1)
@@ -191,13 +184,15 @@ class CapacityModel:
         else:
             t_conc = self.expected_max_item_time(max(items, 1)) if items else 0.0
         cons = self.constraints()
-        best_name, best_t = f"concurrency ({workers} workers / {t_item:.2f}s per item)", t_conc
+        best = Constraint(f"concurrency ({workers} workers / {t_item:.2f}s per item)",
+                          workers / t_item if t_item > 0 else math.inf, workers, False, limit="concurrency")
+        best_t = t_conc
         for c in cons:
             # a server's capacity binds too: past max_in_flight it queues, so it serves at most
             # max_in_flight / latency items/s however many workers wait (the risk names it)
             t = c.time_for(items) + (t_item if items > c.burst else 0.0)
             if t > best_t:
-                best_name, best_t = f"{c.name}: {c.note}", t
+                best, best_t = c, t
         duration = best_t
         x = items / duration if duration > 0 else 0.0
         n_req = sum(self.attempts)
@@ -210,7 +205,7 @@ class CapacityModel:
             rps, min(workers, client_burst or workers) / max(t_item, 1e-9) if t_item < 1 else rps)
         risk = self._risk(workers, t_item, cons)
         cost = items * sum(a * c.dollars for a, c in zip(self.attempts, self.calls))
-        return Prediction(workers, items, duration, x, best_name, t_item, rps, peak, conc, rps * req_b * 8,
+        return Prediction(workers, items, duration, x, best, t_item, rps, peak, conc, rps * req_b * 8,
                           rps * resp_b * 8, risk, cost, cons)
 
     def _risk(self, workers: int, t_item: float, cons: list[Constraint]) -> str:
@@ -225,8 +220,8 @@ class CapacityModel:
                 continue
             pace = min(offered, client_rate)
             if pace > c.rate * 1.0001:
-                kind = "queueing, then 503s" if "capacity" in c.name else "429s"
-                risks.append(f"{kind}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
+                what = "queueing, then 503s" if c.limit == "capacity" else "429s"
+                risks.append(f"{what}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
         return "; ".join(risks) if risks else "none"
 
 
@@ -282,21 +277,6 @@ def _endpoint(profile: Profile, name: str | None) -> Endpoint | None:
         if ep.name == name:
             return ep
     return profile.endpoints[0] if (name is None and profile.endpoints) else None
-
-
-def _capped_lognormal_mean(dist: TokenDistribution, cap: int) -> float:
-    """E[min(N, cap)] for N lognormal(median, p99), rounded per call as the mock does."""
-    from statistics import NormalDist
-
-    sigma = lognormal_sigma(dist.median, dist.p99 or dist.median)
-    if sigma == 0:
-        return float(min(dist.median, cap))
-    nd = NormalDist()
-    total = 0.0
-    for i in range(_GRID):
-        z = nd.inv_cdf((i + 0.5) / _GRID)
-        total += min(max(1, round(dist.median * math.exp(sigma * z))), cap)
-    return total / _GRID
 
 
 def _client_burst(loaded: LoadedScenario) -> float | None:

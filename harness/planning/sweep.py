@@ -63,22 +63,13 @@ def choose_time_scale(model: CapacityModel, workers: list[int], items: int, budg
 
 
 def _worker_bound(prediction: Prediction) -> bool:
-    return prediction.binding.startswith("concurrency")
+    return prediction.binding.limit == "concurrency"
 
 
 def item_time_cv(model: CapacityModel) -> float:
-    """Coefficient of variation of one item's time: its calls' lognormal latencies and, for LLM
-    calls, the generation time of a lognormal number of output tokens, all independent."""
-    from mock_servers.profile import lognormal_sigma
-
-    var = 0.0
-    for c in model.calls:
-        var += (c.latency_median * math.exp(c.sigma ** 2 / 2)) ** 2 * (math.exp(c.sigma ** 2) - 1)
-        profile = model.loaded.profiles.get(c.target)
-        if c.fixed > 0 and profile is not None and c.endpoint in profile.models:
-            out = profile.model_settings(c.endpoint).output_tokens
-            s = lognormal_sigma(out.median, out.p99 or out.median)
-            var += c.fixed ** 2 * (math.exp(s * s) - 1)
+    """Coefficient of variation of one item's time: its calls' durations (as the mock draws
+    them) added up, independent of each other."""
+    var = sum(c.latency.variance() for c in model.calls)
     mean = sum(c.latency_mean for c in model.calls)
     return math.sqrt(var) / mean if mean > 0 else 0.0
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import InvalidInput
+from harness.planning.claims import within
 from harness.scenario import LoadedScenario
 
 SECONDS_PER_DAY = 86_400
@@ -86,8 +87,8 @@ class ClaimCheck:
 
     @property
     def holds(self) -> bool:
-        lo, hi = (min(self.claimed), max(self.claimed)) if isinstance(self.claimed, list) else (self.claimed,) * 2
-        return lo * 0.9 <= self.ours <= hi * 1.1
+        """Within the one claim tolerance (:data:`harness.planning.claims.TOLERANCE`)."""
+        return within(self.claimed, self.ours)
 
 
 # -- the spec ----------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ class LoadSpec:
             peak_rps=pred.peak_requests_per_s, peak_basis="model", error_rate=err / n_req,
             rate_limited_rate=_planned_429_share(model, workers), item_failure_rate=1.0 - fail_ok,
             latency_s=_planned_latency(model), policy=ClientPolicy.from_scenario(loaded, workers), start=start,
-            binding=pred.binding, risk=pred.risk, cost_total=pred.cost_total,
+            binding=str(pred.binding), risk=pred.risk, cost_total=pred.cost_total,
             scenario_path=str(loaded.path) if loaded.path else None,
             targets=[TargetLoad(n, v[0], v[1] / v[0], v[2] / v[0]) for n, v in targets.items()],
         )
@@ -454,23 +455,11 @@ def _default_partner(loaded: LoadedScenario) -> str:
 
 def _planned_latency(model) -> dict[str, float]:
     """Per-request latency quantiles of the model's calls (a mixture, weighted by attempts)."""
-    from statistics import NormalDist
-
-    nd = NormalDist()
     calls = list(zip(model.attempts, model.calls))
     total = sum(a for a, _ in calls)
 
     def cdf(x: float) -> float:
-        acc = 0.0
-        for a, c in calls:
-            y = x - c.fixed
-            if y <= 0:
-                continue
-            if c.sigma == 0:
-                acc += a * (1.0 if y >= c.latency_median else 0.0)
-            else:
-                acc += a * nd.cdf(math.log(y / c.latency_median) / c.sigma)
-        return acc / total
+        return sum(a * c.latency.cdf(x) for a, c in calls) / total
 
     out = {"mean": sum(a * c.latency_mean for a, c in calls) / total}
     hi0 = max(c.quantile(4.0) for _, c in calls) + 1.0

@@ -21,7 +21,7 @@ from ..validation import Invalid
 from ..validation import anthropic as strict
 from .anthropic_batches import AnthropicBatches
 from .anthropic_count_tokens import count_tokens
-from .anthropic_output import Content, make_content
+from .anthropic_output import Content, _message, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
 
@@ -321,20 +321,6 @@ class AnthropicProvider(LLMProvider):
         self.count_tokens("input", input_tokens)
         self.count_tokens("output", n)
         return resp
-
-
-def _message(model: str, content: Content, input_tokens: int) -> dict[str, Any]:
-    return {
-        "id": new_id("msg_"),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content.blocks,
-        "stop_reason": content.stop_reason,
-        "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": content.output_tokens, "service_tier": "standard"},
-    }
 
 
 def _delta_frame(text_head: bytes, delta: dict[str, Any]) -> bytes:

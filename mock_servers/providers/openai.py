@@ -24,7 +24,7 @@ from ..rules import LLMRequest
 from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
 from .openai_batches import OpenAIBatches
-from .openai_output import Choice, make_choice, message, pieces
+from .openai_output import Choice, _completion, _usage, make_choice, pieces
 from .openai_responses import create_embeddings, create_response
 
 ORG = "org-mock"
@@ -372,35 +372,6 @@ class OpenAIProvider(LLMProvider):
         self.count_tokens("input", prompt_tokens)
         self.count_tokens("output", sum(c.completion_tokens for c in choices))
         return resp
-
-
-def _usage(prompt: int, completion: int, reasoning: int = 0) -> dict[str, Any]:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": reasoning, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def _completion(model: str, choices: list[Choice], prompt: int) -> dict[str, Any]:
-    return {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": i, "message": message(c), "logprobs": None, "finish_reason": c.finish}
-            for i, c in enumerate(choices)
-        ],
-        "usage": _usage(prompt, sum(c.completion_tokens for c in choices), sum(c.reasoning_tokens for c in choices)),
-        "service_tier": "default",
-        "system_fingerprint": "fp_mock",
-    }
 
 
 def _model_object(name: str) -> dict[str, Any]:
