@@ -26,9 +26,8 @@ from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
 from harness.scenario import LoadedScenario
 
-# seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
-# an idle machine but 4-7 ms when other jobs share the two cores (measured: seed 003 at 0.015,
-# i.e. 40 ms calls, came out 15-26% slow; at 0.05-0.1 within 1-5%), so 0.2 s keeps it < 3%.
+# seconds: the shortest mean call in wall time, so the runner's and the mock's own per-call wall
+# time stays a small share of it on a shared machine (measurements in docs/seeds.md, "Sweeps").
 WALL_FLOOR = 0.2
 MAX_WALL_RPS = 600.0  # requests/s the sweep asks of runner + mock together on this 2-core machine
 # A point bound by the workers measures the mean item time, so its error is the sampling error,

@@ -169,10 +169,8 @@ def run_engine(loaded: LoadedScenario, opts: RunConfig, targets: dict[str, Targe
 
 def _run_async(engine: Engine):
     # Everything built so far (modules, profiles, the mock's handle) lives for the whole run:
-    # freeze it out of the collector's reach, and collect young objects less often. Otherwise
-    # full collections walk it all every second or so and stall every request in flight
-    # (measured at 1,000 workers: 70-100 ms pauses; whole-run throughput 90% -> 95% of
-    # workers/latency, runner CPU per request 309 -> 237 us).
+    # freeze it out of the collector's reach, and collect young objects less often, so full
+    # collections do not stall every request in flight (figures in docs/transport.md).
     gc.collect()
     gc.freeze()
     thresholds = gc.get_threshold()
