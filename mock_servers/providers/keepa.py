@@ -15,6 +15,7 @@ from aiohttp import web
 
 from ..profile import KeepaTokens
 from ..timescale import TimeScale
+from . import keepa_content
 from .base import Provider
 
 MAX_ASINS = 100
@@ -62,10 +63,19 @@ class KeepaProvider(Provider):
         self.balances.clear()
 
     def routes(self) -> list[web.RouteDef]:
+        # the keepa client calls "/product/?..." and "/token/?...": both spellings are served
         return [
             self.route("GET", "/product", "product", self.product),
+            self.route("GET", "/product/", "product", self.product),
             self.route("GET", "/token", "token", self.token),
+            self.route("GET", "/token/", "token", self.token),
         ]
+
+    def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
+        """Keepa answers gzip-compressed (when the client accepts it, as every client does)."""
+        resp = super().json(status, body, headers)
+        resp.enable_compression()  # aiohttp compresses only if Accept-Encoding allows it
+        return resp
 
     def _cost(self, name: str) -> int:
         return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
@@ -116,7 +126,10 @@ class KeepaProvider(Provider):
         domain = _domain(request)
         if domain is None:
             return self.error(400, "REQUEST_REJECTED", f"Invalid domain: {request.query.get('domain')!r}.")
-        cost = self._cost("product") * len(asins)
+        offers = request.query.get("offers")
+        if offers is not None and (not offers.isdigit() or not 20 <= int(offers) <= 100):
+            return self.error(400, "REQUEST_REJECTED", "The offers parameter must be between 20 and 100.")
+        cost = self._cost("product") * keepa_content.cost(request.query, len(asins))
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
             return self.json(429, self.envelope(bal, 0, started))
@@ -128,8 +141,7 @@ class KeepaProvider(Provider):
                 body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
                 return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
             body = self.envelope(bal, cost, started)
-            body["products"] = [{"asin": a, "domainId": domain, "title": f"Mock product {a}",
-                                 "csv": [[0, 1999, 60, 1899]], "lastUpdate": 0} for a in asins]
+            body["products"] = [keepa_content.product(a, domain, request.query) for a in asins]
             if fault == "malformed":
                 return self.malformed(200, body)
             return self.json(200, body)
