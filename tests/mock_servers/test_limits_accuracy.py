@@ -141,6 +141,7 @@ def anthropic_call(mock, key: str, content: str = "hi", max_tokens: int = 1) -> 
 def anthropic_sets(rpm=BIG, itpm=BIG, otpm=BIG, output: int | None = None) -> list[str]:
     sets = llm_sets("anthropic", f"limits.requests_per_minute={rpm}", f"limits.input_tokens_per_minute={itpm}",
                     f"limits.output_tokens_per_minute={otpm}")
+    sets.append("anthropic.remaining_tokens_rounding=1")  # exact headers: these tests measure the buckets by them
     if output is not None:
         # a fixed output length for the model under test only (the haiku models' own latency
         # could not generate a long median output in time, and the profile says so)
