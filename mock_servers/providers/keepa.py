@@ -11,6 +11,7 @@ import math
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..profile import KeepaTokens
@@ -71,11 +72,17 @@ class KeepaProvider(Provider):
             self.route("GET", "/token/", "token", self.token),
         ]
 
-    def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
-        """Keepa answers gzip-compressed (when the client accepts it, as every client does)."""
-        resp = super().json(status, body, headers)
-        resp.enable_compression()  # aiohttp compresses only if Accept-Encoding allows it
-        return resp
+    def answer(self, request: web.Request, status: int, body: dict[str, Any], products: bytes = b"") -> web.Response:
+        """Keepa answers gzip-compressed when the client accepts it (every client does); the
+        products' JSON comes ready-made (see :func:`keepa_content.product_json`)."""
+        raw = orjson.dumps(body)
+        if products:
+            raw = raw[:-1] + b',"products":[' + products + b"]}"
+        headers = {}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            raw = keepa_content.gzip_fast(raw)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(status=status, body=raw, content_type="application/json", headers=headers)
 
     def _cost(self, name: str) -> int:
         return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
@@ -110,7 +117,7 @@ class KeepaProvider(Provider):
         bal = self._balance(request)
         if isinstance(bal, web.Response):
             return bal
-        return self.json(200, self.envelope(bal, 0, started))
+        return self.answer(request, 200, self.envelope(bal, 0, started))
 
     async def product(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -132,7 +139,7 @@ class KeepaProvider(Provider):
         cost = self._cost("product") * keepa_content.cost(request.query, len(asins))
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
-            return self.json(429, self.envelope(bal, 0, started))
+            return self.answer(request, 429, self.envelope(bal, 0, started))
 
         async def work(fault: str | None) -> web.StreamResponse:
             await self.sleep_profile(self.latency.sample())
@@ -141,10 +148,10 @@ class KeepaProvider(Provider):
                 body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
                 return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
             body = self.envelope(bal, cost, started)
-            body["products"] = [keepa_content.product(a, domain, request.query) for a in asins]
+            products = b",".join(keepa_content.product_json(a, domain, request.query) for a in asins)
             if fault == "malformed":
-                return self.malformed(200, body)
-            return self.json(200, body)
+                return self.malformed(200, {**body, "products": orjson.loads(b"[" + products + b"]")})
+            return self.answer(request, 200, body, products)
 
         return await self.serve(request, work)
 
