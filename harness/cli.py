@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -57,9 +58,10 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Continue the run recorded in the checkpoint."),
     target: str = typer.Option("mock", "--target", help="mock (start or use a mock server) or real (the real API)."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Mock time compression (0.01 = 100x faster)."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent."),
-    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time)."),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on 127.0.0.1:P."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent (> 0)."),
+    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time, > 0)."),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", min=1, max=65535,
+                                               help="Serve Prometheus /metrics on 127.0.0.1:P."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table (CI)."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the run summary as JSON."),
     transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.runner.transports.fast, the default), aiohttp or httpx."),
@@ -70,6 +72,18 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    max_item_bytes: int = typer.Option(10 * 1024 * 1024, "--max-item-bytes", min=1,
+                                       help="An input record larger than this fails (its line named) instead of "
+                                            "being sent as a huge body."),
+    unique_ids: bool = typer.Option(False, "--unique-ids", help="Refuse an input whose ids repeat (default: a "
+                                    "warning before the run)."),
+    keep_connection_failures: bool = typer.Option(False, "--keep-connection-failures", help="On --resume, do "
+                                                  "not run again the items that failed because the target "
+                                                  "could not be reached (they are run again by default)."),
+    breaker_after: int = typer.Option(10, "--breaker-after", min=1, help="Consecutive connection failures (all "
+                                      "workers) after which a target's calls pause while it is probed."),
+    breaker_give_up: float = typer.Option(60.0, "--breaker-give-up", min=0.0, help="Seconds of probing an "
+                                          "unreachable target before the run stops (exit 3, resumable)."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
@@ -81,8 +95,12 @@ def run(
     try:
         if target not in ("mock", "real"):
             raise _usage(f"--target must be 'mock' or 'real', got {target!r}")
-        if time_scale <= 0:
-            raise _usage(f"--time-scale must be > 0, got {time_scale}")
+        _check_time_scale(time_scale)
+        if max_rps is not None and not (max_rps > 0 and math.isfinite(max_rps)):
+            raise _usage(f"--max-rps must be a number > 0 (requests per second), got {max_rps}; "
+                         "leave it out for no cap")
+        if max_cost is not None and not (max_cost > 0 and math.isfinite(max_cost)):
+            raise _usage(f"--max-cost must be a number of dollars > 0, got {max_cost}")
         loaded = load_scenario(scenario)
         sc = loaded.scenario
         in_path = input or loaded.resolve(sc.input.path)
@@ -92,12 +110,14 @@ def run(
         ckpt = checkpoint or out_path.with_name(out_path.name + ".checkpoint.sqlite")
         opts = RunOptions(input=in_path, output=out_path, checkpoint=ckpt, resume=resume, workers=workers,
                           time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport,
-                          input_format=sc.input.format, output_format=sc.output.format)
+                          input_format=sc.input.format, output_format=sc.output.format,
+                          max_item_bytes=max_item_bytes, breaker_threshold=breaker_after,
+                          breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
         if no_metrics and (metrics_port is not None or pushgateway):
             raise _usage("--no-metrics cannot be combined with --metrics-port or --pushgateway")
         summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
                                      metrics=not no_metrics, metrics_linger=metrics_linger,
-                                     pushgateway=pushgateway, metrics_addr=metrics_addr))
+                                     pushgateway=pushgateway, metrics_addr=metrics_addr, unique_ids=unique_ids))
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -106,10 +126,10 @@ def run(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         raise
-    if quiet:
-        typer.echo(f"{summary['items_done']} done, {summary['items_failed']} failed of {summary['items_total']}"
-                   f" -> {summary['output']}")
+    typer.echo(f"{summary['items_done']} done, {summary['items_failed']} failed of {summary['items_total']}"
+               f" -> {summary['output']} (checkpoint {summary['checkpoint']})", err=not quiet)
     if summary.get("stop_reason"):
+        typer.echo(f"stopped: {summary['stop_reason']}", err=True)
         raise typer.Exit(3)
 
 
@@ -124,9 +144,14 @@ def failed(
     from harness.runner.checkpoint import Checkpoint, CheckpointError
     from harness.runner.inputs import read_items
 
+    from harness.errors import HarnessError
+    from harness.runner.run import check_writable
+
     try:
+        if output is not None:
+            check_writable(output, "--output")
         ckpt = Checkpoint.open_existing(checkpoint)
-    except CheckpointError as exc:
+    except (CheckpointError, HarnessError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     failed_rows = {seq: (item_id, reason) for seq, item_id, reason, _ in ckpt.failed()}
@@ -150,6 +175,13 @@ def failed(
         if out:
             out.close()
     typer.echo(f"{n} failed item(s) exported" + (f" to {output}" if output else ""), err=True)
+
+
+def _check_time_scale(value: Optional[float]) -> None:
+    """nan compares false with everything, so it is tested as "not > 0"; inf is allowed (a
+    mock that never answers in time: signals still stop the run)."""
+    if value is not None and not value > 0:
+        raise _usage(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {value}")
 
 
 def _usage(message: str) -> Exception:
@@ -308,6 +340,10 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
     from harness.reporting.report import default_out_dir, print_result, write_report
     from harness.planning.sweep import run_sweep
 
+    from harness.runner.run import check_writable
+
+    out_dir = out or default_out_dir(loaded.scenario.name)
+    check_writable(out_dir / "report.md", "--out")  # before the sweep, not after it
     con = Console(width=max(160, Console().width))
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
@@ -318,7 +354,6 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
         shutil.rmtree(work, ignore_errors=True)
     verdicts = check_claims(loaded, result) if with_claims else None
     elapsed = time.monotonic() - t0
-    out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
@@ -339,8 +374,7 @@ def sweep(
     model next to the measurement with the error, and write report.md, report.json and plots."""
     from harness.scenario import load_scenario
 
-    if time_scale is not None and time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
     _sweep_and_report(loaded, _parse_workers(workers), items, sample, time_scale, budget, out, False,
                       f"Sweep: {loaded.scenario.name}")
@@ -358,8 +392,7 @@ def reproduce(
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
     from harness.scenario import load_scenario
 
-    if time_scale is not None and time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
     claims = loaded.scenario.claims or {}
     ws = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
@@ -386,8 +419,7 @@ def knee(
 
     from harness.planning.knee import KneeConfig, format_report, knee_from_csv
 
-    if time_scale <= 0:
-        raise ValueError(f"--time-scale must be > 0, got {time_scale}")
+    _check_time_scale(time_scale)
     config = KneeConfig(slo_p95=slo_p95, max_error_ratio=max_error_ratio, max_rate_limited_ratio=max_429_ratio,
                         min_growth=min_growth, time_scale=time_scale)
     report = knee_from_csv(history, config)

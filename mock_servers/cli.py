@@ -14,7 +14,7 @@ def mock(
         help="Comma-separated shipped profiles to serve (each under /NAME/).",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8080, help="Port to listen on (0 picks a free one and prints it)."),
+    port: int = typer.Option(8080, min=0, max=65535, help="Port to listen on (0 picks a free one and prints it)."),
     profile: Optional[list[Path]] = typer.Option(
         None, "--profile", help="A profile YAML of your own (repeatable); same name replaces a shipped one."
     ),
@@ -35,8 +35,8 @@ def mock(
 
     names = [p.strip() for p in providers.split(",") if p.strip()]
     try:
-        if time_scale <= 0:
-            raise ProfileError(f"--time-scale must be > 0, got {time_scale}")
+        if not time_scale > 0:  # nan included
+            raise ProfileError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {time_scale}")
         profiles = load_profiles(names, profile or [], set_ or [])
     except ProfileError as exc:
         typer.echo(f"error: {exc}", err=True)

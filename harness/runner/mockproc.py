@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,25 @@ class MockProcess:
         self.stop()
 
 
+def _die_with_parent(parent: int):
+    """In the child before exec: SIGTERM when the parent dies, however it dies (kill -9
+    included), so no mock is left listening. Linux's parent-death signal; elsewhere nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
+
+
 def start_mock(
     providers: Sequence[str] = ("openai",),
     *,
@@ -79,7 +99,8 @@ def start_mock(
     log = tempfile.NamedTemporaryFile("w+", prefix="mock-server-", suffix=".log", delete=False)
     # its own session: a Ctrl-C in the terminal reaches the runner (which drains and stops
     # cleanly), not the mock it still needs for the items in flight
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+                            preexec_fn=_die_with_parent(os.getpid()))
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:

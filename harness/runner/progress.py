@@ -48,6 +48,8 @@ class ProgressDisplay:
             extra += " | " + " ".join(f"{k} {v}" for k, v in sorted(errors.items()))
         if s.cost:
             extra += f" | ${s.cost:.4f}"
+        if s.notice:
+            extra += f" | [yellow]{s.notice}[/yellow]"
         self.progress.update(self.task, total=total, completed=done_before + s.finished,
                              rate=f"{rate:,.1f} items/s", eta=_duration(eta) if eta is not None else "-", extra=extra)
 
@@ -79,6 +81,8 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     t.add_row("bytes out / in", f"{summary['bytes']['out']:,} / {summary['bytes']['in']:,}")
     for reason, n in summary["failure_reasons"].items():
         t.add_row("  failed: " + reason, str(n))
+    if summary.get("output"):
+        t.add_row("output", f"{summary['output']} (checkpoint {summary.get('checkpoint', '-')})")
     if summary.get("stop_reason"):
         t.add_row("stopped", summary["stop_reason"])
     return t

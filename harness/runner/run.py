@@ -49,6 +49,7 @@ class RunRequest:
     metrics_linger: float = 0.0        # keep /metrics up this long after the run (so it is scraped)
     pushgateway: str | None = None     # push the final metrics there (short runs)
     metrics_addr: str = "127.0.0.1"    # 0.0.0.0 in a container, so Prometheus can reach it
+    unique_ids: bool = False           # refuse an input whose ids repeat (else a warning)
 
 
 def limiter_for(limits: ClientLimits, time_scale: float) -> tuple[RateLimiter, set[str]]:
@@ -126,8 +127,34 @@ def preflight(targets: dict[str, TargetRuntime], timeout: float = 5.0) -> None:
                 pass
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise TargetUnreachable(f"cannot reach target {t.name!r} at {t.base_url} ({host}:{port}): {reason}") \
-                from None
+            raise TargetUnreachable(f"cannot reach target {t.name!r} at {safe_url(t.base_url)} ({host}:{port}): "
+                                    f"{reason}") from None
+
+
+def safe_url(url: str) -> str:
+    """``url`` with the password of any ``user:password@`` masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse up front (exit 2) a file that could not be written at the end of a long run: its
+    folder is created if missing and a probe file is made in it (root ignores permission bits,
+    so access() would not tell; a read-only mount still refuses)."""
+    import tempfile
+
+    folder = Path(path).parent if not Path(path).is_dir() else Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".harness-probe-"):
+            pass
+    except OSError as exc:
+        raise ScenarioError(f"{what} {path}: cannot write in {folder} ({exc.strerror or exc}); "
+                            "choose a writable folder") from None
 
 
 def execute(req: RunRequest, console: Console | None = None) -> dict:
@@ -138,8 +165,11 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
         raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
     if not opts.input.exists():
         raise ScenarioError(f"input file not found: {opts.input} (give --input FILE or input.path in the scenario)")
-    for path in (opts.output, opts.checkpoint):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(opts.output, "--output")
+    check_writable(opts.checkpoint, "--checkpoint")
+    if req.summary_json is not None:
+        check_writable(req.summary_json, "--summary-json")
+    _check_duplicates(loaded, opts, req.unique_ids, console)
     with ExitStack() as stack:
         mock_base = None
         if req.target_kind == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
@@ -178,6 +208,20 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
     if req.metrics_port is not None and req.metrics_linger > 0:
         time.sleep(req.metrics_linger)  # /metrics stays up (daemon thread) until scraped once more
     return summary
+
+
+def _check_duplicates(loaded: LoadedScenario, opts: RunOptions, refuse: bool, console: Console) -> None:
+    """Repeated ids make several output rows with one id: said before the run starts."""
+    from harness.runner.inputs import duplicate_ids
+
+    n, examples = duplicate_ids(opts.input, opts.input_format, loaded.scenario.input.id)
+    if not n:
+        return
+    text = (f"{opts.input}: {n} item(s) repeat an earlier id ({', '.join(map(repr, examples))}"
+            f"{', ...' if n > len(examples) else ''}); the output will have those ids more than once")
+    if refuse:
+        raise ScenarioError(text + "; make the ids unique, or run without --unique-ids")
+    console.print(f"[yellow]warning: {text} (--unique-ids refuses such an input)[/yellow]")
 
 
 def _set_planned_duration(metrics, loaded: LoadedScenario, opts: RunOptions) -> None:

@@ -36,6 +36,7 @@ class RunStats:
     started: float = 0.0
     ended: float | None = None
     stop_reason: str | None = None
+    notice: str | None = None  # what the progress line must say now (the breaker's pause)
     completions: list[float] | None = None  # monotonic finish time of each item, when a sweep asks
     _latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
     _window: deque = field(default_factory=lambda: deque(maxlen=40))
