@@ -31,7 +31,7 @@ from harness.runner.output import OrderedWriter, OutputWriteError, lock_output
 from harness.runner.retry import RetryPolicy
 from harness.scenario import LoadedScenario
 from harness.runner.stats import RunStats
-from harness.runner.templates import TemplateFailure, compile_tree
+from harness.runner.templates import TemplateFailure, compile_path, compile_tree
 
 
 @dataclass
@@ -62,7 +62,7 @@ class _CompiledStep:
         self.method = step.method
         self.endpoint = step.name
         where = f"steps.{step.name}"
-        self.path = compile_tree(step.path, f"{where}.path")
+        self.path = compile_path(step.path, f"{where}.path")
         self.query = compile_tree(step.query, f"{where}.query")
         self.headers = compile_tree(step.headers, f"{where}.headers")
         self.body = compile_tree(step.body, f"{where}.json")
