@@ -29,6 +29,7 @@ class ProgressDisplay:
             refresh_per_second=4,
         )
         self.task = self.progress.add_task(title, total=None, rate="", eta="-", extra="")
+        self._paused = False
 
     def __enter__(self) -> "ProgressDisplay":
         self.progress.start()
@@ -50,6 +51,9 @@ class ProgressDisplay:
             extra += f" | ${s.cost:.4f}"
         if s.notice:
             extra += f" | [yellow]{s.notice}[/yellow]"
+        if bool(s.notice) != self._paused:  # a line of its own too, kept in the scrollback and in logs
+            self._paused = bool(s.notice)
+            self.console.print(f"[yellow]{s.notice}[/yellow]" if s.notice else "target reachable again: going on")
         self.progress.update(self.task, total=total, completed=done_before + s.finished,
                              rate=f"{rate:,.1f} items/s", eta=_duration(eta) if eta is not None else "-", extra=extra)
 
