@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Optional
 
@@ -37,7 +36,30 @@ def _root(
 app.command(name="mock")(mock_command)
 
 
+def _report_errors(fn):
+    """Every command maps errors the same way: a harness error is one line on stderr and its
+    class's exit code (2 for bad input, naming the field and value); a ValueError or OSError
+    from below (a bad file, a full disk) is bad input too. Never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from harness.errors import HarnessError
+
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
 @app.command()
+@_report_errors
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="Where the report and the load spec go."),
     budget: float = typer.Option(8.0, "--budget", min=0.5, help="Wall seconds per worker count of the sweep."),
@@ -49,6 +71,7 @@ def demo(
     run_demo(out=out, budget=budget)
 
 @app.command()
+@_report_errors
 def run(
     scenario: Path = typer.Argument(..., help="The scenario YAML (see README, 'Scenario format')."),
     input: Optional[Path] = typer.Option(None, "--input", help="CSV or JSONL input; default input.path of the scenario."),
@@ -87,53 +110,29 @@ def run(
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
-    from harness.errors import HarnessError
-    from harness.runner.engine import RunOptions
-    from harness.runner.run import RunRequest, execute
+    from harness.api import run as run_scenario
+    from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
 
-    try:
-        if target not in ("mock", "real"):
-            raise _usage(f"--target must be 'mock' or 'real', got {target!r}")
-        _check_time_scale(time_scale)
-        if max_rps is not None and not (max_rps > 0 and math.isfinite(max_rps)):
-            raise _usage(f"--max-rps must be a number > 0 (requests per second), got {max_rps}; "
-                         "leave it out for no cap")
-        if max_cost is not None and not (max_cost > 0 and math.isfinite(max_cost)):
-            raise _usage(f"--max-cost must be a number of dollars > 0, got {max_cost}")
-        loaded = load_scenario(scenario)
-        sc = loaded.scenario
-        in_path = input or loaded.resolve(sc.input.path)
-        if in_path is None:
-            raise _usage("no input: give --input FILE or input.path in the scenario")
-        out_path = output or loaded.resolve(sc.output.path) or Path(f"{sc.name}-output.jsonl")
-        ckpt = checkpoint or out_path.with_name(out_path.name + ".checkpoint.sqlite")
-        opts = RunOptions(input=in_path, output=out_path, checkpoint=ckpt, resume=resume, workers=workers,
-                          time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport,
-                          input_format=sc.input.format, output_format=sc.output.format,
-                          max_item_bytes=max_item_bytes, breaker_threshold=breaker_after,
-                          breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
-        if no_metrics and (metrics_port is not None or pushgateway):
-            raise _usage("--no-metrics cannot be combined with --metrics-port or --pushgateway")
-        summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
-                                     metrics=not no_metrics, metrics_linger=metrics_linger,
-                                     pushgateway=pushgateway, metrics_addr=metrics_addr, unique_ids=unique_ids))
-    except HarnessError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:  # CheckpointError, ValueError from inputs: a message, not a traceback
-        if type(exc).__name__ in ("CheckpointError",) or isinstance(exc, (ValueError, OSError)):
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        raise
-    typer.echo(f"{summary['items_done']} done, {summary['items_failed']} failed of {summary['items_total']}"
-               f" -> {summary['output']} (checkpoint {summary['checkpoint']})", err=not quiet)
-    if summary.get("stop_reason"):
-        typer.echo(f"stopped: {summary['stop_reason']}", err=True)
+    loaded = load_scenario(scenario)
+    config = RunConfig.for_scenario(
+        loaded, input=input, output=output, checkpoint=checkpoint, resume=resume, workers=workers,
+        time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport, target=target,
+        metrics_port=metrics_port, quiet=quiet, summary_json=summary_json, metrics=not no_metrics,
+        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr,
+        max_item_bytes=max_item_bytes, unique_ids=unique_ids, breaker_threshold=breaker_after,
+        breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
+    summary = run_scenario(loaded, config)
+    # where the output went, always (on stderr beside the progress; on stdout with --quiet)
+    typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
+               f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
+    if summary.stop_reason:
+        typer.echo(f"stopped: {summary.stop_reason}", err=True)
         raise typer.Exit(3)
 
 
 @app.command()
+@_report_errors
 def failed(
     checkpoint: Path = typer.Argument(..., help="The run's checkpoint (SQLite)."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the failed input rows here (JSONL); default stdout."),
@@ -141,19 +140,13 @@ def failed(
     """Export the failed items of a run (their input rows, with the reason) so they can be re-run."""
     import orjson
 
-    from harness.runner.checkpoint import Checkpoint, CheckpointError
+    from harness.runner.checkpoint import Checkpoint
     from harness.runner.inputs import read_items
-
-    from harness.errors import HarnessError
     from harness.runner.run import check_writable
 
-    try:
-        if output is not None:
-            check_writable(output, "--output")
-        ckpt = Checkpoint.open_existing(checkpoint)
-    except (CheckpointError, HarnessError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if output is not None:
+        check_writable(output, "--output")
+    ckpt = Checkpoint.open_existing(checkpoint)
     failed_rows = {seq: (item_id, reason) for seq, item_id, reason, _ in ckpt.failed()}
     in_path = Path(ckpt.get_meta("input") or "")
     fmt = ckpt.get_meta("input_format") or None
@@ -177,13 +170,6 @@ def failed(
     typer.echo(f"{n} failed item(s) exported" + (f" to {output}" if output else ""), err=True)
 
 
-def _check_time_scale(value: Optional[float]) -> None:
-    """nan compares false with everything, so it is tested as "not > 0"; inf is allowed (a
-    mock that never answers in time: signals still stop the run)."""
-    if value is not None and not value > 0:
-        raise _usage(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {value}")
-
-
 def _usage(message: str) -> Exception:
     from harness.errors import ScenarioError
 
@@ -191,6 +177,7 @@ def _usage(message: str) -> Exception:
 
 
 @app.command()
+@_report_errors
 def loadspec(
     plan: Optional[Path] = typer.Option(None, "--plan", help="A scenario: predict its load with the capacity model."),
     run_ckpt: Optional[Path] = typer.Option(None, "--run", help="A finished run's checkpoint: use what it measured."),
@@ -207,29 +194,24 @@ def loadspec(
     """Write the DevOps load spec (LOAD_SPEC.md, load_spec.json) and the partner notice
     (partner_notice.txt): req/s, peak, connections, bandwidth, daily volume, duration,
     errors, our limits and retries, monitoring, rollback, questions for the partner."""
-    from harness.errors import HarnessError
     from harness.reporting.loadspec import LoadSpec, parse_start, write_loadspec
     from harness.scenario import load_scenario
 
-    try:
-        if (plan is None) == (run_ckpt is None):
-            raise _usage("give exactly one of --plan SCENARIO or --run CHECKPOINT")
-        when = parse_start(start)
-        if plan is not None:
-            loaded = load_scenario(plan)
-            n = items if items is not None else loaded.scenario.items
-            if not n:
-                raise _usage("--items N is required (the scenario has no `items`)")
-            spec = LoadSpec.from_plan(loaded, n, workers or loaded.scenario.workers, partner=partner, start=when)
-        else:
-            if workers is not None:
-                raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
-            spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
-        folder = out or Path("reports") / f"loadspec-{spec.scenario}"
-        written = write_loadspec(spec, folder)
-    except (HarnessError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if (plan is None) == (run_ckpt is None):
+        raise _usage("give exactly one of --plan SCENARIO or --run CHECKPOINT")
+    when = parse_start(start)
+    if plan is not None:
+        loaded = load_scenario(plan)
+        n = items if items is not None else loaded.scenario.items
+        if not n:
+            raise _usage("--items N is required (the scenario has no `items`)")
+        spec = LoadSpec.from_plan(loaded, n, workers or loaded.scenario.workers, partner=partner, start=when)
+    else:
+        if workers is not None:
+            raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
+        spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
+    folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+    written = write_loadspec(spec, folder)
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
                f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
@@ -261,26 +243,6 @@ def _parse_sets(sets: Optional[list[str]]) -> dict:
     return out
 
 
-def _report_errors(fn):
-    """Scenario and usage errors as one line on stderr and exit status 2, not a traceback."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from harness.errors import HarnessError
-
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except (ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
 @app.command()
 @_report_errors
 def plan(
@@ -299,23 +261,16 @@ def plan(
 
     from rich.console import Console
 
-    from harness.planning.planner import CapacityModel, WhatIf
+    from harness.api import plan as plan_scenario
     from harness.reporting.report import render_table, to_json
     from harness.scenario import load_scenario
-    from harness.planning.sweep import SweepPoint, SweepResult, _count_input
 
+    ws = _parse_workers(workers)
     if latency_factor <= 0 or limit_factor <= 0:
         raise _usage("--latency-factor and --limit-factor must be > 0")
-    ws = _parse_workers(workers)
     loaded = load_scenario(scenario, extra_sets=_parse_sets(set_))
-    sc = loaded.scenario
-    n = items or sc.items or _count_input(loaded)
-    if not n:
-        raise _usage("no item count: give --items N (the scenario has no items: and no input to count)")
-    model = CapacityModel(loaded, WhatIf(latency_factor, limit_factor))
-    result = SweepResult(sc.name, n, 1.0, sequential=model.predict(1, n))
-    for w in ws:
-        result.points.append(SweepPoint(w, model.predict(w, n)))
+    result = plan_scenario(loaded, ws, items, latency_factor=latency_factor, limit_factor=limit_factor)
+    sc, n = loaded.scenario, result.items
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
@@ -328,35 +283,36 @@ def plan(
         con.print(f"note: {note}")
 
 
-def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optional[int], time_scale: Optional[float],
-                      budget: float, out: Optional[Path], with_claims: bool, title: str) -> None:
-    import shutil
-    import tempfile
-    import time
-
+def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
     from rich.console import Console
 
-    from harness.planning.claims import check_claims
     from harness.reporting.report import default_out_dir, print_result, write_report
-    from harness.planning.sweep import run_sweep
 
-    from harness.runner.run import check_writable
-
-    out_dir = out or default_out_dir(loaded.scenario.name)
-    check_writable(out_dir / "report.md", "--out")  # before the sweep, not after it
     con = Console(width=max(160, Console().width))
-    t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
-    try:
-        result = run_sweep(loaded, ws, items=items, sample=sample, time_scale=time_scale, budget_s=budget,
-                           workdir=work, progress=lambda m: con.print(f"[dim]{m}[/dim]"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    verdicts = check_claims(loaded, result) if with_claims else None
-    elapsed = time.monotonic() - t0
+    out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
+
+
+def _check_out(loaded, out: Optional[Path]) -> None:
+    """The report folder is writable: found before the sweep, not after it."""
+    from harness.reporting.report import default_out_dir
+    from harness.runner.run import check_writable
+
+    check_writable((out or default_out_dir(loaded.scenario.name)) / "report.md", "--out")
+
+
+def _check_time_scale(value: Optional[float]) -> None:
+    """nan compares false with everything, so it is tested as "not > 0"."""
+    if value is not None and not value > 0:
+        raise _usage(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {value}")
+
+
+def _progress(message: str) -> None:
+    from rich.console import Console
+
+    Console(width=max(160, Console().width)).print(f"[dim]{message}[/dim]")
 
 
 @app.command()
@@ -368,38 +324,48 @@ def sweep(
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Items actually run per worker count (default: what fits the budget)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count when choosing the sample."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
+    import time
+
+    from harness.api import sweep as sweep_scenario
     from harness.scenario import load_scenario
 
+    t0 = time.monotonic()
+    ws = _parse_workers(workers)
     _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
-    _sweep_and_report(loaded, _parse_workers(workers), items, sample, time_scale, budget, out, False,
-                      f"Sweep: {loaded.scenario.name}")
+    _check_out(loaded, out)
+    result = sweep_scenario(loaded, ws, items, sample=sample, time_scale=time_scale, budget_s=budget,
+                            progress=_progress)
+    _report(loaded, result, None, out, f"Sweep: {loaded.scenario.name}", time.monotonic() - t0)
 
 
 @app.command()
 @_report_errors
 def reproduce(
     scenario: Path = typer.Argument(..., help="A seed scenario with a claims: section (scenarios/seeds/*.yaml)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
 ) -> None:
     """A sweep at every worker count of the document's table, with its claims as a third column
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
+    import time
+
+    from harness.api import reproduce as reproduce_scenario
     from harness.scenario import load_scenario
 
+    t0 = time.monotonic()
     _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
+    _check_out(loaded, out)
+    done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     claims = loaded.scenario.claims or {}
-    ws = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
-    if not ws:
-        raise _usage(f"{scenario}: no claims.table with worker counts to reproduce")
-    _sweep_and_report(loaded, ws, claims.get("items"), None, time_scale, budget, out, True,
-                      f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})")
+    _report(loaded, done.result, done.verdicts, out,
+            f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})", time.monotonic() - t0)
 
 
 @app.command()

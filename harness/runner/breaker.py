@@ -15,11 +15,9 @@ import asyncio
 import time
 from typing import Awaitable, Callable
 
+from harness.errors import BreakerGaveUp
+
 __all__ = ["CircuitBreaker", "BreakerGaveUp"]
-
-
-class BreakerGaveUp(Exception):
-    """The target stayed unreachable for the whole probing bound."""
 
 
 class CircuitBreaker:

@@ -14,8 +14,6 @@ import importlib
 import os
 import signal
 import sqlite3
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +23,7 @@ from harness.runner.adaptive import AdaptiveConcurrency
 from harness.runner.breaker import BreakerGaveUp
 from harness.runner.caller import Caller, CallFailed, TargetRuntime
 from harness.runner.checkpoint import CONNECTION_FAILED, Checkpoint
+from harness.runner.config import RunConfig
 from harness.runner.inputs import InputItem, count_items, read_items
 from harness.runner.metrics import RunnerMetrics
 from harness.runner.output import OrderedWriter, OutputWriteError, lock_output
@@ -32,27 +31,6 @@ from harness.runner.retry import RetryPolicy
 from harness.scenario import LoadedScenario
 from harness.runner.stats import RunStats
 from harness.runner.templates import TemplateFailure, compile_path, compile_tree
-
-
-@dataclass
-class RunOptions:
-    input: Path
-    output: Path
-    checkpoint: Path
-    resume: bool = False
-    workers: int | None = None
-    time_scale: float = 1.0
-    max_cost: float | None = None
-    max_rps: float | None = None
-    transport: str = "fast"
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    input_format: str | None = None
-    output_format: str | None = None
-    total_hint: int | None = None
-    max_item_bytes: int | None = 10 * 1024 * 1024
-    breaker_threshold: int = 10        # consecutive connection failures that pause a target
-    breaker_give_up: float = 60.0      # seconds of probing before the run stops (exit 3)
-    retry_connection_failures: bool = True  # --resume runs items failed by connection errors again
 
 
 class _CompiledStep:
@@ -72,7 +50,7 @@ class _CompiledStep:
 class Engine:
     """One run of a scenario. Build it, then ``await engine.run()``."""
 
-    def __init__(self, loaded: LoadedScenario, options: RunOptions, targets: dict[str, TargetRuntime],
+    def __init__(self, loaded: LoadedScenario, options: RunConfig, targets: dict[str, TargetRuntime],
                  metrics: RunnerMetrics, fingerprint: str, on_tick: Callable[[RunStats], None] | None = None) -> None:
         sc = loaded.scenario
         self.loaded = loaded

@@ -34,7 +34,7 @@ from typing import Any, Iterable, Literal
 
 import orjson
 
-from harness.errors import HarnessError
+from harness.errors import OutputError, OutputWriteError
 from harness.runner.checkpoint import Checkpoint
 
 try:
@@ -49,15 +49,6 @@ _COLUMNS_META = "output_columns"
 _PAGE = 1000  # rows read back from the checkpoint per query
 
 Row = tuple[int, str, str, "dict[str, Any] | None", "str | None"]
-
-
-class OutputError(HarnessError):
-    """The output file does not match the checkpoint (shorter than recorded, other columns),
-    or another run is writing it."""
-
-
-class OutputWriteError(OSError):
-    """Rows could not be written (a full disk); the file is cut back to its last whole row."""
 
 
 def lock_output(path: Path) -> int:

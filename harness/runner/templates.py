@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from jinja2 import Environment, StrictUndefined, TemplateError, Undefined
 
+from harness.errors import TemplateFailure
+
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
@@ -92,10 +94,6 @@ def compile_path(text: Any, where: str = "") -> Renderer:
         return "".join(out)
 
     return render_path
-
-
-class TemplateFailure(Exception):
-    """A template could not be rendered for this item."""
 
 
 def compile_tree(value: Any, where: str = "") -> Renderer:
