@@ -129,7 +129,8 @@ def test_time_scale_inf_stops_on_sigterm_and_the_mock_goes_with_it(tmp_path: Pat
     proc = _start(wd, "--time-scale", "inf")
     _wait_for(lambda: any(_alive(c) for c in _children(proc.pid)))
     mock = _children(proc.pid)[0]
-    time.sleep(3.0)  # the requests are in flight, and will never be answered
+    _wait_for(wd.checkpoint.exists)  # the engine runs
+    time.sleep(2.0)  # the requests are in flight, and will never be answered
     rc, text, took = _stop(proc, signal.SIGTERM)
     assert rc == 3 and "interrupted by SIGTERM" in text and took < 10, text[-2000:]
     _wait_for(lambda: not _alive(mock), 10)
