@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ProfileError
+from .guards import Guards
 from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
 from .providers import PROVIDER_CLASSES
@@ -67,17 +68,32 @@ def load_profiles(
     return profiles
 
 
-def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None) -> web.Application:
+def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
+               guards: Guards | None = None) -> web.Application:
     ctx = ctx if ctx is not None else MockContext()
-    app = web.Application(middlewares=[_errors_middleware], client_max_size=64 * 1024**2)
+    guards = guards or Guards()
     providers: dict[str, Provider] = {}
+    by_mount: list[tuple[str, Provider]] = []
+
+    def provider_for(request: web.Request) -> Provider | None:
+        path = request.path
+        for mount, provider in by_mount:
+            if path == mount or path.startswith(mount + "/"):
+                return provider
+        return None
+
+    # the guard comes first: an oversized body is refused before anything reads it
+    app = web.Application(middlewares=[guards.middleware(provider_for), _errors_middleware],
+                          client_max_size=guards.max_body_bytes)
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
         providers[name] = provider
-        sub = web.Application(client_max_size=64 * 1024**2)
+        by_mount.append((profile.mount.rstrip("/"), provider))
+        sub = web.Application(client_max_size=guards.max_body_bytes)
         sub.add_routes(provider.routes())
         sub.router.add_route("*", "/{tail:.*}", _not_found(provider))
         app.add_subapp(profile.mount, sub)
+    by_mount.sort(key=lambda mp: len(mp[0]), reverse=True)
     app[PROVIDERS_KEY] = providers
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", _healthz)

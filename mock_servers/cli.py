@@ -25,12 +25,24 @@ def mock(
         1.0, "--time-scale", help="Multiply every duration (latency, refill, reset headers) by F; 0.01 = 100x faster."
     ),
     seed: Optional[int] = typer.Option(None, help="Random seed for latencies and faults (repeatable runs)."),
+    admin_token: Optional[str] = typer.Option(
+        None, "--admin-token", envvar="MOCK_ADMIN_TOKEN",
+        help="Require this token on /admin (header X-Admin-Token or Authorization: Bearer); also from $MOCK_ADMIN_TOKEN.",
+    ),
+    max_body_bytes: int = typer.Option(
+        64 * 1024**2, "--max-body-bytes", min=1, help="Refuse larger request bodies (413) before reading them."
+    ),
+    header_timeout: float = typer.Option(
+        20.0, "--header-timeout", min=0.1, help="Close a connection that sends no complete request head in S seconds."
+    ),
+    idle_timeout: float = typer.Option(75.0, "--idle-timeout", min=0.1, help="Close a keep-alive connection idle S seconds."),
 ) -> None:
     """Serve mock provider APIs with realistic latency, rate limits (429s with the real
     headers and bodies) and injected faults. Point an SDK at http://HOST:PORT/NAME."""
     import random
 
     from mock_servers import MockContext, ProfileError, TimeScale, load_profiles
+    from mock_servers.guards import Guards
     from mock_servers.server import serve
 
     names = [p.strip() for p in providers.split(",") if p.strip()]
@@ -43,7 +55,10 @@ def mock(
         raise typer.Exit(2) from None
     ctx = MockContext(time_scale=TimeScale(time_scale), rng=random.Random(seed))
     try:
-        serve(profiles, ctx, host=host, port=port, announce=lambda line: typer.echo(line))
+        serve(profiles, ctx, host=host, port=port, announce=lambda line: typer.echo(line),
+              guards=Guards(max_body_bytes=max_body_bytes, header_timeout=header_timeout, idle_timeout=idle_timeout,
+                            admin_token=admin_token or None),
+              warn=lambda line: typer.echo(line, err=True))
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from None

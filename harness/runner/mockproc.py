@@ -80,8 +80,10 @@ def start_mock(
     port: int = 0,
     cpu: int | None = None,
     timeout: float = 20.0,
+    args: Sequence[str] = (),
 ) -> MockProcess:
-    """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset."""
+    """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset,
+    ``args`` are more of its options (``--admin-token``, ``--header-timeout``, ...)."""
     cmd = [sys.executable, "-m", "mock_servers", "--providers", ",".join(providers), "--host", host,
            "--port", str(port), "--time-scale", repr(time_scale)]
     for s in sets:
@@ -90,6 +92,7 @@ def start_mock(
         cmd += ["--profile", str(p)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    cmd += list(args)  # any other option of the mock's command line
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
