@@ -210,7 +210,12 @@ def loadspec(
         if workers is not None:
             raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
         spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
-    folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+    # a run's spec and a plan's go to different folders by default, so one never replaces the other
+    folder = out or Path("reports") / (f"loadspec-{spec.scenario}" + ("-run" if spec.source == "run" else ""))
+    replaced = _spec_source(folder / "load_spec.json")
+    if replaced is not None and replaced != spec.source:
+        typer.echo(f"note: {folder}/ held the load spec of a {replaced}; it is replaced by this {spec.source}'s",
+                   err=True)
     written = write_loadspec(spec, folder)
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
@@ -218,6 +223,16 @@ def loadspec(
                f"{v['total_requests']} requests in {v['duration']}")
     for path in written.values():
         typer.echo(f"  {path}")
+
+
+def _spec_source(path: Path) -> Optional[str]:
+    """``plan`` or ``run``: where the load spec already in a folder came from (None: none)."""
+    import json
+
+    try:
+        return json.loads(path.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _parse_workers(text: str) -> list[int]:

@@ -39,21 +39,27 @@ def load_profiles(
     shipped = shipped_profiles()
     data: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
-    wanted = list(providers) if providers else ([] if profile_files else list(DEFAULT_PROVIDERS))
-    for name in wanted:
-        if name not in shipped:
-            raise ProfileError(
-                f"unknown provider {name!r}; shipped profiles: {', '.join(shipped)} (or give --profile FILE)"
-            )
-        data[name] = load_profile_data(shipped[name])
-        sources[name] = str(shipped[name])
+    files: dict[str, tuple[dict[str, Any], str]] = {}
     for path in profile_files:
         raw = load_profile_data(Path(path))
         name = raw.get("name")
         if not isinstance(name, str):
             raise ProfileError(f"{path}: a profile needs a 'name' (lower-case letters, digits, - or _)")
+        files[name] = (raw, str(path))
+    wanted = list(providers) if providers else ([] if profile_files else list(DEFAULT_PROVIDERS))
+    for name in wanted:
+        if name in files:  # a given profile's name is a provider like a shipped one
+            continue
+        if name not in shipped:
+            raise ProfileError(
+                f"unknown provider {name!r}; shipped profiles: {', '.join(shipped)}"
+                + (f"; your profiles: {', '.join(files)}" if files else " (or give --profile FILE)")
+            )
+        data[name] = load_profile_data(shipped[name])
+        sources[name] = str(shipped[name])
+    for name, (raw, source) in files.items():
         data[name] = raw
-        sources[name] = str(path)
+        sources[name] = source
     for text in overrides:
         provider, field, value = parse_assignment(text)
         if provider not in data:

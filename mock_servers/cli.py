@@ -9,9 +9,10 @@ import typer
 
 
 def mock(
-    providers: str = typer.Option(
-        "openai,anthropic,cardgenius,spapi,keepa,drive,research,email", "--providers",
-        help="Comma-separated shipped profiles to serve (each under /NAME/).",
+    providers: Optional[str] = typer.Option(
+        None, "--providers",
+        help="Comma-separated profiles to serve (each under /NAME/): shipped ones or the names of your --profile "
+             "files. Default: every shipped profile, or only your --profile files when you give some.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8080, min=0, max=65535, help="Port to listen on (0 picks a free one and prints it)."),
@@ -45,7 +46,7 @@ def mock(
     from mock_servers.guards import Guards
     from mock_servers.server import serve
 
-    names = [p.strip() for p in providers.split(",") if p.strip()]
+    names = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
     try:
         if not time_scale > 0:  # nan included
             raise ProfileError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {time_scale}")

@@ -177,11 +177,18 @@ class Endpoint(_Model):
     rate: float | None = Field(None, gt=0, description="requests per second (SP-API style)")
     burst: float | None = Field(None, gt=0)
     cost: int = Field(1, ge=0, description="Keepa tokens per item")
+    response: Any = Field(None, description="REST: the answer body, a JSON example whose strings may be "
+                                            "templates (see mock_servers/response_template.py); default "
+                                            "{id, endpoint, status, params, request, padding}")
 
     @model_validator(mode="after")
     def _check(self) -> "Endpoint":
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/': {self.path!r}")
+        if self.response is not None:
+            from .response_template import compile_response
+
+            compile_response(self.response, f"endpoints.{self.name}.response")  # syntax errors now
         return self
 
 

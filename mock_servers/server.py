@@ -81,7 +81,8 @@ async def _serve(profiles, ctx, host, port, announce, guards: Guards) -> None:
     base = f"http://{host}:{real_port}"
     announce(f"mock server listening on {base} (time_scale {ctx.time_scale.factor:g})")
     for name, p in profiles.items():
-        announce(f"  {name:<11} {base}{p.mount}")
+        # the base URL a client is given: the OpenAI SDK's includes /v1 (its paths start after it)
+        announce(f"  {name:<11} {base}{p.mount}{'/v1' if p.kind == 'openai' else ''}")
     announce(f"  {'metrics':<11} {base}/metrics")
     sys.stdout.flush()
     sweeper = asyncio.create_task(guards.sweep(runner.server))

@@ -155,7 +155,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
             sample_path = _write_sample(loaded, work / f"input-{w}.jsonl", n)
             _reset(mock.base_url)
-            say(f"{sc.name}: {w} workers, {n} of {n_full} items at time scale {scale:g}")
+            say(f"{sc.name}: {w} worker{'s' if w != 1 else ''}, {n} of {n_full} items at time scale {scale:g}")
             opts = RunConfig(input=sample_path, output=work / f"output-{w}.jsonl",
                               checkpoint=work / f"checkpoint-{w}.sqlite", workers=w, time_scale=scale,
                               input_format="jsonl", output_format="jsonl")

@@ -32,13 +32,19 @@ class ProgressDisplay:
         self._paused = False
 
     def __enter__(self) -> "ProgressDisplay":
-        self.progress.start()
+        # the bar starts with the run's first figures: a run refused before it starts (a
+        # checkpoint that exists, a bad input) prints no empty "0/? ETA" bar above its error
+        self._started = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
 
     def update(self, s: RunStats) -> None:
+        if not self._started:
+            self._started = True
+            self.progress.start()
         total = s.total
         done_before = s.already_done + s.already_failed
         rate = s.rate()
