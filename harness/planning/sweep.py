@@ -23,6 +23,7 @@ from harness.runner.inputs import read_items
 from harness.runner.mockproc import start_mock
 from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
+from harness.planning.diagnosis import explain
 from harness.scenario import LoadedScenario
 
 # seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
@@ -167,7 +168,11 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
             full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
             measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)
-            result.points.append(SweepPoint(w, pred, measured, claims.get(w)))
+            point = SweepPoint(w, pred, measured, claims.get(w))
+            result.points.append(point)
+            hint = explain(point)
+            if hint:  # more than the bar off: say what the run suggests, not only the number
+                result.notes.append(hint)
     return result
 
 

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from harness.planning.claims import CONTRADICTED, HOLDS, Verdict, fmt_duration, fmt_num, fmt_value, summarize
 from harness.planning.results import SweepResult
 
-ACCURACY_BAR = 0.10  # the design's bar: predicted vs measured duration within 10%
+from harness.planning.diagnosis import ACCURACY_BAR  # predicted vs measured duration within 10%
 
 
 # -- rows ------------------------------------------------------------------------------------
