@@ -20,6 +20,7 @@ from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
 from .providers import PROVIDER_CLASSES
 from .providers.base import ConnectionResetByMock, MockContext, Provider
+from .wire import make_middleware
 
 PROVIDERS_KEY = web.AppKey("providers", dict)
 CONTEXT_KEY = web.AppKey("context", MockContext)
@@ -89,8 +90,8 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
         return None
 
     # the guard comes first: an oversized body is refused before anything reads it
-    app = web.Application(middlewares=[guards.middleware(provider_for), _errors_middleware],
-                          client_max_size=guards.max_body_bytes)
+    app = web.Application(middlewares=[guards.middleware(provider_for), _errors_middleware,
+                                       make_middleware(providers)], client_max_size=guards.max_body_bytes)
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
         providers[name] = provider
