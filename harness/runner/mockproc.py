@@ -52,7 +52,9 @@ class MockProcess:
 
 def _die_with_parent(parent: int):
     """In the child before exec: SIGTERM when the parent dies, however it dies (kill -9
-    included), so no mock is left listening. Linux's parent-death signal; elsewhere nothing."""
+    included), so no mock is left listening. Linux's parent-death signal; elsewhere nothing.
+    Linux sends it when the *thread* that started the child ends: start mocks from a thread
+    that lives as long as they should (the main thread, as the runner and the sweep do)."""
     try:
         import ctypes
 
