@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from harness.mockproc import start_mock
+from harness.runner.mockproc import start_mock
 
 SP = {"x-amz-access-token": "Atza|wire"}
 SEARCH = "/catalog/2022-04-01/items?marketplaceIds=ATVPDKIKX0DER&keywords=tv"
