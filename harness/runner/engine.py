@@ -99,6 +99,9 @@ class Engine:
         if opts.resume:
             writer.skip_finished()
         total = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
+        if opts.resume:
+            self.caller.figures.resume_from(ckpt.get_figures())
+        self._ckpt = ckpt
         counts = ckpt.counts()
         self.stats.start(total=total, already_done=counts.get("done", 0), already_failed=counts.get("failed", 0))
         m = self.metrics
@@ -125,6 +128,7 @@ class Engine:
             self.stats.finish(self.stop_reason)
             # what was measured, for `harness loadspec --run CHECKPOINT`
             ckpt.set_meta("summary", orjson.dumps({**self.stats.summary(), "workers": self.workers}).decode())
+            ckpt.set_figures(self.caller.figures.to_dict())  # for `harness calibrate CHECKPOINT`
             ckpt.close()
             if self.on_tick:
                 self.on_tick(self.stats)
@@ -198,6 +202,15 @@ class Engine:
             self.stop_reason = reason
             self._stopping.set()
 
+    def _save_figures(self) -> None:
+        ckpt = getattr(self, "_ckpt", None)
+        if ckpt is None:
+            return
+        try:
+            ckpt.set_figures(self.caller.figures.to_dict())
+        except Exception:  # noqa: BLE001 - a busy journal retries at the next tick or the end
+            pass
+
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -218,8 +231,12 @@ class Engine:
         self.stop(f"interrupted by {signal.Signals(sig).name}; finishing items in flight (--resume continues)")
 
     async def _tick(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(0.25)
+            ticks += 1
+            if ticks % 40 == 0:  # every ~10 s, so a kill -9 loses at most that much of the figures
+                self._save_figures()
             self.stats.sample()
             eta = self.stats.eta_seconds()
             if eta is not None:
