@@ -396,5 +396,11 @@ def knee(
         raise typer.Exit(1)
 
 
+# -- commands in their own modules (harness/commands/) --
+from harness.commands.calibrate import calibrate as _calibrate  # noqa: E402
+
+app.command(name="calibrate")(_calibrate)
+
+
 def main() -> None:
     app()
