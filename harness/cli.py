@@ -195,6 +195,9 @@ def loadspec(
             spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
         folder = out or Path("reports") / f"loadspec-{spec.scenario}"
         written = write_loadspec(spec, folder)
+        if plan is not None:
+            _batch_route_section(loaded, n, [workers or loaded.scenario.workers], None,
+                                 written.get("LOAD_SPEC.md"), written.get("load_spec.json"))
     except (HarnessError, ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -204,6 +207,17 @@ def loadspec(
                f"{v['total_requests']} requests in {v['duration']}")
     for path in written.values():
         typer.echo(f"  {path}")
+
+
+def _batch_route_section(loaded, items, workers, console, markdown, json_path) -> None:
+    """The provider Batch API route beside an online plan (harness/planning/batch_route.py)."""
+    from harness.commands.batch_plan import add_to_reports, route_for_scenario
+    from harness.reporting.batch_view import print_batch_route
+
+    route = route_for_scenario(loaded, items, workers)
+    add_to_reports(route, markdown, json_path)
+    if console is not None:
+        print_batch_route(route, console)
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -260,9 +274,14 @@ def plan(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="Batch route: the time the batch must be "
+                                           "done in (3600, 90m, 24h, 2d); decides online vs the Batch API."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Batch route: the most the batch may cost (dollars)."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
-    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk; for
+    OpenAI and Anthropic calls also the provider's Batch API route (cost, expected and p99
+    completion) and which route to take."""
     import json
 
     from rich.console import Console
@@ -287,13 +306,19 @@ def plan(
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
+    from harness.commands.batch_plan import batch_route_for
+
+    route = batch_route_for(model, n, [p.predicted for p in result.points], deadline, budget)
     if json_out:
-        typer.echo(json.dumps(to_json(result), indent=2, default=str))
+        typer.echo(json.dumps({**to_json(result), "batch_route": route.as_dict()}, indent=2, default=str))
         return
     con = Console(width=max(160, Console().width))
     con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
     for note in result.notes:
         con.print(f"note: {note}")
+    from harness.reporting.batch_view import print_batch_route
+
+    print_batch_route(route, con)
 
 
 def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optional[int], time_scale: Optional[float],
@@ -321,6 +346,7 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
+    _batch_route_section(loaded, result.items, ws, con, files.get("report.md"), files.get("report.json"))
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
 
 
