@@ -391,6 +391,9 @@ def knee(
 from harness.commands.calibrate import calibrate as _calibrate  # noqa: E402
 
 app.command(name="calibrate")(_calibrate)
+from harness.commands.compare import compare as _compare  # noqa: E402
+
+app.command(name="compare")(_compare)
 
 
 def main() -> None:
