@@ -94,9 +94,15 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    mode: str = typer.Option("online", "--mode", help="online (the runner calls the API) or batch (one LLM call "
+                             "per item through the provider's Batch API at its batch price; see README)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="--mode batch: requests per batch "
+                                             "(default: the provider's most, as the profile says)."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
-    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
+    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
+    `--mode batch`, through the provider's Batch API (submit, poll, download, rows in order,
+    a journal so that `--resume` never submits a batch twice)."""
     from harness.api import run as run_scenario
     from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
@@ -107,6 +113,18 @@ def run(
         time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport, target=target,
         metrics_port=metrics_port, quiet=quiet, summary_json=summary_json, metrics=not no_metrics,
         metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr)
+    if mode not in ("online", "batch"):
+        raise _usage(f"--mode must be 'online' or 'batch', got {mode!r}")
+    if mode == "batch":
+        from harness.runner.batch_mode import execute_batch
+
+        done = execute_batch(loaded, config, batch_size)
+        if quiet:
+            typer.echo(f"{done['items_done']} done, {done['items_failed']} failed of {done['items_total']} in "
+                       f"{done['batches_submitted']} batch(es) -> {done['output']}")
+        return
+    if batch_size is not None:
+        raise _usage("--batch-size applies to --mode batch only")
     summary = run_scenario(loaded, config)
     if quiet:
         typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
