@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from harness.mockproc import MockProcess, start_mock
+from harness.runner.mockproc import MockProcess, start_mock
 
 FAST = ["openai.latency.median=0.01", "openai.latency.p99=0.02", "openai.latency.tokens_per_second=100000",
         "anthropic.latency.median=0.01", "anthropic.latency.p99=0.02", "anthropic.latency.tokens_per_second=100000",
