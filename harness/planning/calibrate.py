@@ -254,7 +254,7 @@ def _window(remaining: str | None, reset: str | None, fmt: str, limit: float, ep
     except ValueError:
         return None
     used = limit - left
-    if used < max(1.0, 0.002 * limit) or seconds <= 0:
+    if used < max(5.0, 0.002 * limit) or seconds <= 0:
         return None  # a nearly full bucket says little about its period
     return seconds * limit / used
 
@@ -434,7 +434,8 @@ def _apply_knee(result: Calibration, csv: Path, time_scale: float) -> None:
 
 def write_calibrated_scenario(scenario_file: Path, profile_paths: dict[str, Path], dest: Path) -> Path:
     """The rehearsed scenario with its targets on the calibrated profiles, for ``harness plan``,
-    ``sweep`` and ``loadspec``: paths made absolute (the input stays where it is; the output goes
+    ``sweep`` and ``loadspec``: a target's ``mock_url`` dropped (a sweep then starts a mock
+    serving the fitted profile), paths made absolute (the input stays where it is; the output goes
     beside ``dest``), the scenario's ``mock:`` overrides of a calibrated profile dropped (they
     would override the fit), and a step function's module copied beside it."""
     import shutil
@@ -452,6 +453,7 @@ def write_calibrated_scenario(scenario_file: Path, profile_paths: dict[str, Path
         stem = Path(src).stem if ("/" in src or src.endswith((".yaml", ".yml"))) else src
         if stem in profile_paths:
             spec["profile"] = str(Path(profile_paths[stem]).resolve())
+            spec.pop("mock_url", None)  # plans and sweeps run on a mock of the fitted profile
             names[stem] = tname
     if data.get("mock"):
         data["mock"] = {k: v for k, v in data["mock"].items() if k.split(".", 1)[0] not in names}

@@ -177,10 +177,9 @@ def _profile_fields(profile, cal: SlotCalibration) -> list[Contradiction]:
     for dim, value in cal.limits.items():
         if dim == "rate":
             continue
-        stated = getattr(limits, dim, None)
-        if stated is not None:
-            out.append(Contradiction(f"{where}.limits.{dim}", float(stated), value, value, value, cal.calls,
-                                     float(stated) != value))
+        stated = getattr(limits, dim, None)  # a limit the profile does not know at all is contradicted too
+        out.append(Contradiction(f"{where}.limits.{dim}", float(stated or 0.0), value, value, value, cal.calls,
+                                 stated is None or float(stated) != value))
     for name in ("error_500", "error_503", "error_529", "hang", "reset", "malformed"):
         e = est.get(f"faults.{name}")
         stated = getattr(profile.faults, name)

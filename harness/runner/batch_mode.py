@@ -164,6 +164,7 @@ class BatchRunner:
             pending = self._fresh_items(ckpt, writer, in_flight)
             await self._drive(journal, ckpt, writer, client, live, pending, attempts)
         finally:
+            self.stats.outcomes["ok"] += client.calls  # Batch API calls: files, creates, polls, downloads
             await client.close()
             writer.close()
             self.stats.finish(None)
@@ -284,7 +285,6 @@ class BatchRunner:
         e.state = "submitted"
         journal.save(ckpt)
         self.submitted += 1
-        self.stats.request("ok", 0.0)
         return e
 
     async def _collect(self, journal, ckpt, writer, client, e: JournalEntry, state: str, attempts) -> list:

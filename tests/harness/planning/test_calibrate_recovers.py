@@ -43,6 +43,7 @@ def _calibrate(ckpt: Path, out: Path) -> tuple[dict, dict, Path]:
 
 
 def _within(got: float, want: float, tol: float, what: str) -> None:
+    print(f"  {what}: fitted {got:.4g}, true {want:.4g} ({got / want - 1:+.2%}, bar {tol:.0%})")
     assert abs(got / want - 1) <= tol, f"{what}: fitted {got:.4g}, true {want:.4g} ({got / want - 1:+.1%}, bar {tol:.0%})"
 
 
@@ -60,6 +61,8 @@ def _plans_agree(true_scenario: dict, fitted_scenario: Path, items: int) -> dict
         want = CapacityModel(true_loaded).predict(w, items).duration_s
         got = CapacityModel(fitted_loaded).predict(w, items).duration_s
         errors[w] = got / want - 1
+    print("  plan on the fitted vs the true profile, by workers: "
+          + ", ".join(f"{w}: {e:+.2%}" for w, e in errors.items()))
     bad = {w: e for w, e in errors.items() if abs(e) > 0.05}
     assert not bad, f"model on the fitted profile vs on the true profile, by workers: {errors}"
     return errors
