@@ -195,6 +195,7 @@ def _fit_limits(fig: CallFigures, cal: SlotCalibration) -> None:
     refill, ``reset x limit / (limit - remaining)``, in real seconds."""
     values: dict[str, Counter] = {}
     windows: dict[str, list[float]] = {}
+    shares: dict[str, list[tuple[float, float]]] = {}
     retry_after: list[float] = []
     for epoch, status, h in fig.headers:
         for name, (dim, rem_name, reset_name, fmt) in _LIMIT_HEADERS.items():
@@ -211,7 +212,8 @@ def _fit_limits(fig: CallFigures, cal: SlotCalibration) -> None:
             values.setdefault(dim, Counter())[limit] += 1
             window = _window(h.get(rem_name), h.get(reset_name), fmt, limit, epoch)
             if window is not None:
-                windows.setdefault(dim, []).append(window / fig.time_scale)
+                windows.setdefault(dim, []).append(window[0] / fig.time_scale)
+                shares.setdefault(dim, []).append(window[1])
         if status == 429:
             ra = h.get("retry-after-ms")
             try:
@@ -229,7 +231,10 @@ def _fit_limits(fig: CallFigures, cal: SlotCalibration) -> None:
                                 f"({', '.join(f'{v:g}' for v in sorted(counts))}); kept the most common, {value:g}")
         w = windows.get(dim)
         if w:
-            med = statistics.median(w)
+            # the ratio of sums (resets over shares of the bucket used): responses with more of the
+            # bucket used, whose resets rounded to the header's resolution matter less, weigh more
+            pairs = shares.get(dim, [])
+            med = sum(p[0] for p in pairs) / sum(p[1] for p in pairs) / fig.time_scale if pairs else statistics.median(w)
             lo, hi = (_quantile(w, 0.1), _quantile(w, 0.9)) if len(w) >= 5 else (min(w), max(w))
             cal.reset_periods[dim] = Estimate(med, lo, hi, len(w), "s (full refill)",
                                               None if hi <= 1.5 * lo else
@@ -240,7 +245,9 @@ def _fit_limits(fig: CallFigures, cal: SlotCalibration) -> None:
                                                 len(retry_after), "s")
 
 
-def _window(remaining: str | None, reset: str | None, fmt: str, limit: float, epoch: float) -> float | None:
+def _window(remaining: str | None, reset: str | None, fmt: str, limit: float,
+            epoch: float) -> tuple[float, tuple[float, float]] | None:
+    """(full-refill period, (reset seconds, share of the bucket used)) of one response."""
     if remaining is None or reset is None or not fmt:
         return None
     try:
@@ -254,9 +261,11 @@ def _window(remaining: str | None, reset: str | None, fmt: str, limit: float, ep
     except ValueError:
         return None
     used = limit - left
+    if left == int(left):
+        used -= 0.5  # remaining is sent rounded down to a whole unit: on average half a unit more is left
     if used < max(5.0, 0.002 * limit) or seconds <= 0:
         return None  # a nearly full bucket says little about its period
-    return seconds * limit / used
+    return seconds * limit / used, (seconds, used / limit)
 
 
 def _quantile(xs: list[float], q: float) -> float:
