@@ -136,3 +136,15 @@ def test_loadspec_from_a_plan_has_the_batch_route(tmp_path):
     assert "## Batch API route" in md and "$212.49" in md and "**Recommendation:** batch" in md
     doc = json.loads((tmp_path / "load_spec.json").read_text())
     assert doc["batch_route"]["calls"][0]["batches"] == 2 and doc["sustained_rps"] > 0
+
+
+def test_reports_get_the_batch_route_section(tmp_path):
+    from harness.commands.batch_plan import add_to_reports, route_for_scenario
+
+    md, js = tmp_path / "report.md", tmp_path / "report.json"
+    md.write_text("# Reproduction\n")
+    js.write_text(json.dumps({"points": []}))
+    route = route_for_scenario(load_scenario(SEED002), 15000, [1, 5, 10, 20, 50])
+    add_to_reports(route, md, js)
+    assert md.read_text().startswith("# Reproduction") and "## Batch API route" in md.read_text()
+    assert json.loads(js.read_text())["batch_route"]["online_workers"] == 50  # the fastest online row

@@ -168,3 +168,19 @@ def test_an_expired_batch_sends_again_only_what_did_not_finish(tmp_path):
     assert sum(answered) == len(done) and len(done) + len(failed) == 1000
     assert all(0.4 * k <= a <= 0.6 * k for k, a in zip(n, answered)), (n, answered)
     assert failed and all(re.match(r"unfinished after 3 batches", r["error"]) for r in failed)
+
+
+def test_batch_mode_refuses_what_no_batch_api_takes():
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    runner = CliRunner()
+    seed002 = REPO / "scenarios" / "seeds" / "002-drive-claude.yaml"   # a function: download, then Claude
+    res = runner.invoke(app, ["run", str(seed002), "--mode", "batch"])
+    assert res.exit_code == 2 and "one declared step" in res.output
+    seed003 = REPO / "scenarios" / "seeds" / "003-cardgenius.yaml"     # a REST partner API
+    res = runner.invoke(app, ["run", str(seed003), "--mode", "batch"])
+    assert res.exit_code == 2 and "only OpenAI and Anthropic" in res.output
+    res = runner.invoke(app, ["run", str(seed003), "--mode", "fast"])
+    assert res.exit_code == 2 and "--mode must be" in res.output
