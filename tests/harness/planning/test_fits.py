@@ -86,3 +86,18 @@ def test_slot_fit_limits_resets_faults_and_profile_fields():
     assert data["endpoints"][0]["response_bytes"] == 30000 and data["limits"]["requests_per_minute"] == 600
     assert "latency.median" in changed and "endpoints.score.response_bytes" in changed
     assert isinstance(cal, SlotCalibration)
+
+
+def test_a_locust_knee_sets_the_partner_capacity(tmp_path):
+    from harness.planning.calibrate import _apply_knee, Calibration
+    from tests.locust.test_knee import history, write
+
+    # 4 -> 10 users grow req/s, then 12 and 14 add nothing (capacity 10 in flight)
+    csv = write(tmp_path / "h.csv", history([(4, 4, 900, 0, 0), (6, 6, 900, 0, 0), (8, 8, 900, 0, 0),
+                                            (10, 10, 900, 0, 0), (12, 10, 1400, 0, 0), (14, 10, 1700, 0, 0)]))
+    cal = Calibration([], {"cardgenius": {"name": "cardgenius", "kind": "rest", "capacity": {"max_in_flight": 40}}},
+                      {"cardgenius": []}, [])
+    _apply_knee(cal, csv, 1.0)
+    assert cal.knee["users"] == 10 and cal.knee["rps"] == pytest.approx(10, rel=0.05)
+    assert cal.profiles["cardgenius"]["capacity"]["max_in_flight"] == 10
+    assert cal.changed["cardgenius"] == ["capacity.max_in_flight"]
