@@ -118,8 +118,8 @@ def load_figures(paths: Iterable[Path]) -> tuple[FigureBook, str | None, list[st
         except CheckpointError as exc:
             raise ValueError(str(exc)) from None
         if not stored or not stored.get("slots"):
-            raise ValueError(f"{path}: the checkpoint has no per-request figures (a run of an older harness, or "
-                             "a run that made no call); run the rehearsal again with this version")
+            raise ValueError(f"{path}: the checkpoint has no per-request figures (a run of an older harness, a "
+                             "--mode batch run, or a run that made no call); rehearse online with this version")
         part = FigureBook.from_dict(stored, seed=0)
         if book is None:
             book = part
