@@ -23,3 +23,6 @@ def mock_server() -> Iterator[Callable[..., MockProcess]]:
     yield start
     for proc in started:
         proc.stop()
+
+
+from tests.redis_support import redis_server  # noqa: E402,F401  (a real redis-server per test)
