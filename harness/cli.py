@@ -9,6 +9,7 @@ import typer
 
 from harness import __version__
 from mock_servers.cli import mock as mock_command
+from harness.commands.worker import worker as worker_command
 
 app = typer.Typer(
     name="harness",
@@ -34,6 +35,7 @@ def _root(
 
 
 app.command(name="mock")(mock_command)
+app.command(name="worker")(worker_command)
 
 
 @app.command()
@@ -70,6 +72,16 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    engine: str = typer.Option("local", "--engine", help="local (one asyncio process) or celery (chunk tasks on "
+                               "Celery workers sharing one limit in Redis; see README 'Scaling out')."),
+    broker: Optional[str] = typer.Option(None, "--broker", help="--engine celery: the Redis URL of the workers "
+                                         "(default: start a local redis-server and --processes workers)."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="--engine celery: items per chunk "
+                                             "task (default: one chunk per process)."),
+    processes: Optional[int] = typer.Option(None, "--processes", min=1, help="--engine celery: worker processes "
+                                            "(local default 2; with --broker: counted from the workers)."),
+    degraded: bool = typer.Option(False, "--degraded-ok", help="--engine celery: while Redis is down, let each "
+                                  "process run on limit/processes instead of pausing."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
@@ -95,9 +107,21 @@ def run(
                           input_format=sc.input.format, output_format=sc.output.format)
         if no_metrics and (metrics_port is not None or pushgateway):
             raise _usage("--no-metrics cannot be combined with --metrics-port or --pushgateway")
-        summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
-                                     metrics=not no_metrics, metrics_linger=metrics_linger,
-                                     pushgateway=pushgateway, metrics_addr=metrics_addr))
+        request = RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
+                             metrics=not no_metrics, metrics_linger=metrics_linger,
+                             pushgateway=pushgateway, metrics_addr=metrics_addr)
+        if engine == "celery":
+            from harness.runner.distributed.coordinator import CeleryOptions, execute_distributed
+
+            summary = execute_distributed(request, CeleryOptions(broker=broker, chunk_size=chunk_size,
+                                                                 processes=processes, degraded=degraded,
+                                                                 metrics_port=metrics_port))
+        elif engine == "local":
+            if broker or chunk_size or processes or degraded:
+                raise _usage("--broker, --chunk-size, --processes and --degraded-ok need --engine celery")
+            summary = execute(request)
+        else:
+            raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -237,7 +237,10 @@ class RedisLimiter:
     async def close(self) -> None:
         """Send what is pending, then close the connection."""
         if self._ops is not None and self._pump is not None and not self._pump.done():
-            await self._ops.join()
+            try:  # refunds still on their way; a Redis that stays away gets 5 s, not forever
+                await asyncio.wait_for(self._ops.join(), 5.0)
+            except asyncio.TimeoutError:
+                pass
             self._pump.cancel()
         if self._client is not None:
             await self._client.aclose()

@@ -1,0 +1,235 @@
+"""``harness run --engine celery``: split the input into chunk tasks, send them, show one
+progress bar from the run's Redis counters, requeue the chunk of a worker that vanished, and
+merge the chunks' outputs in input order.
+
+The run folder (``OUTPUT.run/``) holds the plan, the chunk inputs and each chunk's checkpoint
+and output; ``--resume`` sends again every chunk without its done marker, and each resumes
+from its own journal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+
+from harness.errors import HarnessError, ScenarioError
+from harness.runner.distributed import chunks as ch
+from harness.runner.distributed.keys import RunKeys
+from harness.runner.stats import RunStats
+
+POLL_SECONDS = 0.25
+
+
+class DistributedRunError(HarnessError):
+    """A chunk failed for good, or the run folder does not fit the request."""
+
+
+@dataclass
+class CeleryOptions:
+    broker: str | None = None        # None: start a local redis-server and local workers
+    chunk_size: int | None = None    # None: one chunk per process (the seeds' static chunks)
+    processes: int | None = None     # pool processes in the cluster (None: ask the workers; local: 2)
+    degraded: bool = False           # while Redis is down, each process takes limit/processes
+    run_dir: Path | None = None
+    metrics_port: int | None = None  # local workers: pool process i serves /metrics on PORT+i
+    timeout: float | None = None     # give up (exit with a resume hint) after this many wall seconds
+
+
+def run_folder(output: Path, given: Path | None) -> Path:
+    return Path(given) if given is not None else output.with_name(output.name + ".run")
+
+
+def execute_distributed(req, copts: CeleryOptions, console: Console | None = None) -> dict:
+    """Run ``req`` (a :class:`harness.runner.run.RunRequest`) on Celery workers; returns the
+    summary dictionary (as :func:`harness.runner.run.execute`)."""
+    from harness.runner.run import build_targets, preflight
+    from harness.runner.inputs import count_items
+    from harness.runner.mockproc import start_mock
+    from harness.runner.progress import ProgressDisplay, summary_table
+
+    console = console or Console(stderr=True)
+    loaded, opts = req.loaded, req.options
+    if opts.max_cost is not None:
+        raise ScenarioError("--max-cost is not supported with --engine celery yet (each chunk would stop on "
+                            "its own share); run with --engine local")
+    if req.target_kind == "real" and opts.time_scale != 1.0:
+        raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
+    if not opts.input.exists():
+        raise ScenarioError(f"input file not found: {opts.input} (give --input FILE or input.path in the scenario)")
+    if loaded.path is None:
+        raise ScenarioError("--engine celery needs the scenario as a file (workers load it from its path)")
+    folder = run_folder(opts.output, copts.run_dir).resolve()
+    plan_path = folder / ch.PLAN
+    if opts.resume and not plan_path.exists():
+        raise DistributedRunError(f"{folder} holds no distributed run to resume (no {ch.PLAN}); run without --resume")
+    if not opts.resume and folder.exists() and any(folder.iterdir()):
+        raise DistributedRunError(f"run folder {folder} exists; use --resume to continue it or remove it")
+    folder.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        processes = copts.processes
+        if copts.broker is None:
+            from harness.runner.distributed.local import LocalCluster
+
+            processes = processes or 2
+            console.print(f"[dim]starting a local redis-server and {processes} worker processes[/dim]")
+            cluster = stack.enter_context(LocalCluster(folder / "local", processes, metrics_port=copts.metrics_port))
+            broker = cluster.broker
+        else:
+            broker = copts.broker
+        from harness.runner.distributed.app import QUEUE, make_app
+        from harness.runner.distributed.tasks import TASK_NAME, redis_client
+
+        app = make_app(broker)
+        client = redis_client(broker)
+        _check_redis(client, broker)
+        if processes is None:
+            processes = _cluster_processes(app) or 1
+        if opts.resume:
+            plan = ch.RunPlan.load(folder)
+            mock_base = plan.mock_base
+        else:
+            plan = None
+            mock_base = None
+        if req.target_kind == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
+            import json
+
+            shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
+            files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
+            sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
+            mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
+            mock_base = mock.base_url
+        preflight(build_targets(loaded, req.target_kind, mock_base, opts.time_scale))
+        if plan is None:
+            total = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
+            size = copts.chunk_size or max(1, math.ceil(total / processes))
+            fmt, sizes = ch.split_input(opts.input, opts.input_format, folder, size)
+            workers = opts.workers or loaded.scenario.workers
+            out_fmt = opts.output_format or ("csv" if opts.output.suffix.lower() == ".csv" else "jsonl")
+            plan = ch.RunPlan(run_id=opts.run_id, scenario=str(loaded.path.resolve()), input=str(opts.input.resolve()),
+                              output=str(opts.output.resolve()), input_format=fmt, output_format=out_fmt,
+                              chunks=len(sizes), chunk_size=size, items=sum(sizes),
+                              workers_per_chunk=max(1, workers // processes), time_scale=opts.time_scale,
+                              transport=opts.transport, target_kind=req.target_kind, mock_base=mock_base,
+                              redis_url=broker, degraded=copts.degraded, processes=processes, sizes=sizes)
+        else:  # a resumed run: this cluster's broker and mock now
+            plan.redis_url, plan.mock_base, plan.processes = broker, mock_base, processes
+        plan.save(folder)
+        keys = RunKeys(plan.run_id)
+        display = None if req.quiet else stack.enter_context(ProgressDisplay(console, loaded.scenario.name))
+        stats = _watch(app, client, keys, plan, folder, display, copts.timeout, QUEUE, TASK_NAME)
+    rows = ch.merge_outputs(folder, plan)
+    summary = stats.summary()
+    summary.update({"run_id": plan.run_id, "scenario": loaded.scenario.name, "target": req.target_kind,
+                    "workers": plan.workers_per_chunk * processes, "output": plan.output, "rows": rows,
+                    "checkpoint": str(folder), "engine": "celery", "chunks": plan.chunks,
+                    "chunk_size": plan.chunk_size, "processes": processes,
+                    "workers_per_process": plan.workers_per_chunk})
+    if req.summary_json is not None:
+        req.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    if not req.quiet:
+        console.print(summary_table(summary, f"{loaded.scenario.name}: run {plan.run_id} on {processes} processes"))
+    return summary
+
+
+def _check_redis(client, broker: str) -> None:
+    import redis
+
+    from harness.runner.redis_limiter import _safe_url
+
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise DistributedRunError(f"cannot reach Redis at {_safe_url(broker)}: {exc} (start redis-server, or "
+                                  "leave out --broker to start a local one)") from None
+
+
+def _cluster_processes(app) -> int:
+    """Pool processes of every worker answering now (0 if none)."""
+    stats = app.control.inspect(timeout=2.0).stats() or {}
+    return sum(int(s.get("pool", {}).get("max-concurrency", 0) or 0) for s in stats.values())
+
+
+def _watch(app, client, keys: RunKeys, plan: ch.RunPlan, folder: Path, display, timeout: float | None,
+           queue: str, task_name: str) -> RunStats:
+    """Send the unfinished chunks, then follow the run to its end."""
+    import redis
+
+    pending = [i for i in range(plan.chunks) if not ch.chunk_done_marker(folder, i).exists()]
+    done_before = sum(plan.sizes[i] for i in range(plan.chunks) if i not in set(pending))
+    stats = RunStats(time_scale=plan.time_scale)
+    stats.start(total=plan.items, already_done=done_before)
+    for i in pending:
+        client.hdel(keys.progress, str(i))
+        app.send_task(task_name, args=[str(folder), i], queue=queue)
+    seen_leased: set[int] = set()
+    lost_since: dict[int, float] = {}
+    deadline = None if timeout is None else time.monotonic() + timeout
+    todo = set(pending)
+    outage = ""
+    while todo:
+        time.sleep(POLL_SECONDS)
+        try:
+            finished = {int(x) for x in client.smembers(keys.done)}
+            progress = client.hgetall(keys.progress)
+            statuses = client.hgetall(keys.status)
+            errors = client.hgetall(keys.errors)
+            leased = {i for i in todo if client.exists(keys.lease(i))}
+            outage = ""
+        except redis.RedisError as exc:
+            outage = f"Redis unreachable ({type(exc).__name__}); waiting for it"
+            _show(display, stats, outage)
+            continue
+        todo -= finished
+        if errors:
+            msg = "; ".join(f"chunk {k.decode()}: {v.decode()}" for k, v in errors.items())
+            raise DistributedRunError(f"{msg} (fix it, then --resume)")
+        _progress(stats, progress, pending)
+        outage = "; ".join(sorted({v.decode() for v in statuses.values()}))[:200]
+        now = time.monotonic()
+        # a chunk whose lease vanished while unfinished: its worker died; send it again
+        for i in list(todo):
+            if i in leased:
+                seen_leased.add(i)
+                lost_since.pop(i, None)
+            elif i in seen_leased:
+                first = lost_since.setdefault(i, now)
+                if now - first > 1.0 and not ch.chunk_done_marker(folder, i).exists():
+                    seen_leased.discard(i)
+                    lost_since.pop(i, None)
+                    app.send_task(task_name, args=[str(folder), i], queue=queue)
+        _show(display, stats, outage)
+        if deadline is not None and now > deadline:
+            raise DistributedRunError(f"{len(todo)} chunks unfinished after {timeout:g} s; --resume continues")
+    _progress(stats, client.hgetall(keys.progress), pending)
+    stats.finish(None)
+    _show(display, stats, "")
+    return stats
+
+
+def _progress(stats: RunStats, progress: dict, pending: list[int]) -> None:
+    done = failed = requests = limited = 0
+    wanted = {str(i).encode() for i in pending}
+    for k, v in progress.items():
+        if k not in wanted:
+            continue
+        d, f, r, q = (int(x) for x in v.split())
+        done, failed, requests, limited = done + d, failed + f, requests + r, limited + q
+    # chunks resumed from their journals count their earlier items as this run's here
+    stats.done, stats.failed = done, failed
+    stats.outcomes.clear()
+    stats.outcomes.update({"ok": requests - limited, "rate_limited": limited})
+    stats.sample()
+
+
+def _show(display, stats: RunStats, outage: str) -> None:
+    if display is None:
+        return
+    display.update(stats)
+    if outage:
+        display.progress.update(display.task, extra=f"[yellow]{outage}[/yellow]")
