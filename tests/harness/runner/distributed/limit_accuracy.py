@@ -1,0 +1,91 @@
+"""Measuring the shared limit: N worker processes, 64 requests in flight each, against one
+OpenAI mock with an RPM and a TPM limit; what the mock accepted over a steady window of at least
+60 scaled seconds against rate x T + burst, and the 429 share.
+
+The mock (time scale 0.05) is scraped every 0.2 s; the window leaves out the first 10 and the
+last 5 scaled seconds of the run (as tests/harness/runner/test_run_limits.py does). Every call
+costs the same tokens (prompt estimate + max_tokens, OpenAI's admission rule, which the mock
+applies), so tokens accepted = 200s x that cost. Over-admission = accepted / (rate x T + burst) - 1.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from mock_servers.text import estimate_message_tokens
+
+from tests.harness.runutil import Scraper, metric_sum, write_scenario
+from tests.runner_support import ROOT
+
+TIME_SCALE = 0.05
+MESSAGES = [{"role": "user", "content": "Describe item."}]
+MAX_TOKENS = 60
+COST = estimate_message_tokens(MESSAGES) + MAX_TOKENS
+RAMP, TAIL, MIN_WINDOW = 10.0, 5.0, 60.0  # scaled seconds
+IN_FLIGHT = 64
+
+
+@dataclass
+class Accuracy:
+    processes: int
+    binding: str
+    accepted: float          # calls (requests) or tokens the mock accepted in the window
+    allowed: float           # rate x T + burst, same unit
+    window_scaled_s: float
+    share_429: float
+
+    @property
+    def over_admission(self) -> float:
+        return self.accepted / self.allowed - 1.0
+
+    def line(self) -> str:
+        return (f"N={self.processes} {self.binding}: accepted {self.accepted:.0f} vs rate x T + burst "
+                f"{self.allowed:.0f} over {self.window_scaled_s:.0f} scaled s: over-admission "
+                f"{self.over_admission:+.2%}, 429s {self.share_429:.2%}")
+
+
+def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: int, binding: str) -> Accuracy:
+    mock = mock_server(["openai"], time_scale=TIME_SCALE, seed=11,
+                       sets=[f"openai.limits.requests_per_minute={rpm}", f"openai.limits.tokens_per_minute={tpm}"])
+    calls_per_min = rpm if binding == "requests" else tpm / COST
+    items = int(calls_per_min / 60 * (RAMP + MIN_WINDOW + TAIL + 20))
+    doc = {
+        "targets": {"openai": {"profile": "openai", "mock_url": mock.url("openai"),
+                               "limits": {"requests_per_minute": rpm, "tokens_per_minute": tpm}}},
+        "steps": [{"name": "chat", "target": "openai", "path": "/v1/chat/completions",
+                   "json": {"model": "gpt-5-nano", "max_tokens": MAX_TOKENS, "messages": MESSAGES},
+                   "keep": {"tokens": "{{ response.usage.completion_tokens }}"}}],
+        "workers": IN_FLIGHT * processes,
+        "timeout": 60,
+        "output": {"columns": ["id", "status", "error", "tokens"]},
+    }
+    wd = write_scenario(tmp_path, doc, items)
+    cmd = [sys.executable, "-m", "harness", "run", str(wd.scenario), "--engine", "celery", "--quiet",
+           "--broker", broker, "--processes", str(processes), "--time-scale", str(TIME_SCALE),
+           "--summary-json", str(wd.summary)]
+    scraper = Scraper(mock.base_url + "/metrics", interval=0.2, limit_seconds=120)
+    with scraper.running():
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert wd.summary_data()["items_done"] == items
+
+    def count(text: str, status: str) -> float:
+        return metric_sum(text, "mock_requests_total", provider="openai", status=status)
+
+    samples = [(t, count(text, "200"), count(text, "429")) for t, text in scraper.samples]
+    ok_final, n429 = samples[-1][1], samples[-1][2]
+    assert ok_final == items
+    t_begin = next(t for t, ok, _ in samples if ok > 0)
+    t_end = next(t for t, ok, _ in samples if ok >= items)
+    lo, hi = t_begin + RAMP * TIME_SCALE, t_end - TAIL * TIME_SCALE
+    window = [s for s in samples if lo <= s[0] <= hi]
+    (t0, ok0, _), (t1, ok1, _) = window[0], window[-1]
+    span = (t1 - t0) / TIME_SCALE
+    assert span >= MIN_WINDOW, f"steady window only {span:.1f} scaled s"
+    unit = 1 if binding == "requests" else COST
+    per_scaled_s = (rpm if binding == "requests" else tpm) / 60
+    burst = 1 * unit  # the scenario's burst: one call's worth
+    return Accuracy(processes, binding, (ok1 - ok0) * unit, per_scaled_s * span + burst, span,
+                    n429 / (ok_final + n429))
