@@ -35,7 +35,7 @@ Sleep = Callable[[float], Awaitable[object]]
 
 # KEYS: 1 state hash (dim -> "tat last"), 2 rates hash (dim -> "per_second burst"),
 #       3 meta hash (blocked_until, shift)
-# ARGV: 1 op, 2 ttl seconds, 3 initial fill, then op-specific
+# ARGV: 1 op, 2 ttl seconds, 3 initial fill, 4 floor (the latest start this client was given), then op-specific
 # Every op answers {now, shift, blocked_until, wait} as strings (Redis truncates Lua numbers).
 LIMITER_SCRIPT = r"""
 local t = redis.call('TIME')
@@ -43,6 +43,7 @@ local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 local op = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local fill = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
 local function f(x) return string.format('%.17g', x) end
 local function rate_of(dim, ps, burst)
   local r = redis.call('HGET', KEYS[2], dim)
@@ -62,8 +63,10 @@ local function state_of(dim, ps, burst)
     local a, b = string.match(s, '(%S+) (%S+)')
     return tonumber(a), tonumber(b)
   end
+  -- no state (first use, or Redis lost it): only `fill` units now, and never before the
+  -- latest start this client was given (reservations handed out before the loss still stand)
   local fl = math.min(math.max(fill, 0), burst)
-  return now + (burst - fl) / ps, -1e300
+  return math.max(now + (burst - fl) / ps, floor), -1e300
 end
 local function put(dim, tat, last)
   redis.call('HSET', KEYS[1], dim, f(tat) .. ' ' .. f(last))
@@ -72,10 +75,10 @@ local blocked = tonumber(redis.call('HGET', KEYS[3], 'blocked_until') or '-1e300
 local shift = tonumber(redis.call('HGET', KEYS[3], 'shift') or '0')
 local wait = 0
 if op == 'acquire' then
-  -- ARGV[4..]: dim, cost, per_second, burst (the caller's own rate, used if none is shared)
+  -- ARGV[5..]: dim, cost, per_second, burst (the caller's own rate, used if none is shared)
   local start = math.max(now, blocked)
   local dims = {}
-  for i = 4, #ARGV, 4 do
+  for i = 5, #ARGV, 4 do
     local dim, cost = ARGV[i], tonumber(ARGV[i + 1])
     local ps, burst = rate_of(dim, tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]))
     if ps and cost > 0 then
@@ -90,7 +93,7 @@ if op == 'acquire' then
   end
   wait = start - now
 elseif op == 'refund' or op == 'charge' then
-  local dim, units = ARGV[4], tonumber(ARGV[5])
+  local dim, units = ARGV[5], tonumber(ARGV[6])
   local ps, burst = rate_of(dim, nil, nil)
   if ps then
     local tat, last = state_of(dim, ps, burst)
@@ -102,7 +105,7 @@ elseif op == 'refund' or op == 'charge' then
     put(dim, tat, last)
   end
 elseif op == 'block' then
-  local until_ = now + math.max(0, tonumber(ARGV[4]))
+  local until_ = now + math.max(0, tonumber(ARGV[5]))
   local delay = until_ - math.max(now, blocked)
   if delay > 0 then
     blocked = until_
@@ -120,15 +123,15 @@ elseif op == 'block' then
     end
   end
 elseif op == 'set_rate' then
-  -- ARGV[4..7]: dim, per_second, burst, only_if_absent (0/1); per_second 0 removes
-  local dim, ps, burst = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+  -- ARGV[5..8]: dim, per_second, burst, only_if_absent (0/1); per_second 0 removes
+  local dim, ps, burst = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
   local old_ps, old_burst = rate_of(dim, nil, nil)
   if ps <= 0 then
     redis.call('HDEL', KEYS[2], dim)
     redis.call('HDEL', KEYS[1], dim)
   elseif not old_ps then
     redis.call('HSET', KEYS[2], dim, f(ps) .. ' ' .. f(burst))
-  elseif ARGV[7] ~= '1' and (math.abs(old_ps - ps) > 1e-9 * ps or old_burst ~= burst) then
+  elseif ARGV[8] ~= '1' and (math.abs(old_ps - ps) > 1e-9 * ps or old_burst ~= burst) then
     local s = redis.call('HGET', KEYS[1], dim)
     redis.call('HSET', KEYS[2], dim, f(ps) .. ' ' .. f(burst))
     if s then
@@ -196,6 +199,7 @@ class RedisLimiter:
         self._ops: asyncio.Queue | None = None
         self._pump: asyncio.Task | None = None
         self._local_block = -math.inf  # monotonic: our own Retry-After, before Redis has it
+        self._floor = 0.0  # Redis time of the latest start we were given (see the script's state_of)
         self._errors = _connection_errors()
 
     # -- connection --------------------------------------------------------------------------
@@ -216,7 +220,7 @@ class RedisLimiter:
         backoff = 0.05
         while True:
             try:
-                answer = await self._script(keys=self.keys, args=[*args[:1], self._ttl, self._fill, *args[1:]])
+                answer = await self._script(keys=self.keys, args=self._args(args))
             except self._errors as exc:
                 self._set_outage(f"Redis at {_safe_url(self.url)} unreachable ({type(exc).__name__}); "
                                  "admitting nothing until it answers")
@@ -226,6 +230,9 @@ class RedisLimiter:
             if self.outage is not None:
                 self._set_outage(None)
             return answer
+
+    def _args(self, args: tuple | list) -> list:
+        return [args[0], self._ttl, self._fill, repr(self._floor), *args[1:]]
 
     def _set_outage(self, why: str | None) -> None:
         if why is not None and self.outage is None:
@@ -269,7 +276,8 @@ class RedisLimiter:
         answer = await self._call_or_degrade(args)
         if answer is None:
             return await self._acquire_degraded(cost)
-        _now, shift, _blocked, wait = (float(x) for x in answer)
+        now, shift, _blocked, wait = (float(x) for x in answer)
+        self._floor = max(self._floor, now + wait)
         waited = 0.0
         if wait > 0:
             await self._sleep(wait)
@@ -292,7 +300,7 @@ class RedisLimiter:
         if self.degraded_share is None:
             return await self._call(*args)
         try:
-            answer = await self._script(keys=self.keys, args=[args[0], self._ttl, self._fill, *args[1:]])
+            answer = await self._script(keys=self.keys, args=self._args(args))
         except self._errors as exc:
             self._set_outage(f"Redis at {_safe_url(self.url)} unreachable ({type(exc).__name__}); degraded "
                              f"mode: this process runs on 1/{self.degraded_share} of each limit")

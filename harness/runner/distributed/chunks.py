@@ -42,6 +42,7 @@ class RunPlan:
     redis_url: str = ""           # the shared limiter's Redis (the broker's, by default)
     degraded: bool = False        # each process takes limit/processes while Redis is down
     processes: int = 1
+    lease_seconds: float = 10.0   # a chunk's lease TTL: how soon a vanished worker's chunk moves on
     sizes: list[int] = field(default_factory=list)
 
     def save(self, folder: Path) -> None:

@@ -10,9 +10,10 @@ from its own journal.
 from __future__ import annotations
 
 import math
+import os
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -24,6 +25,7 @@ from harness.runner.distributed.keys import RunKeys
 from harness.runner.stats import RunStats
 
 POLL_SECONDS = 0.25
+LEASE_GRACE = 1.0  # seconds a chunk's lease may be missing before its worker counts as gone
 
 
 class DistributedRunError(HarnessError):
@@ -39,6 +41,7 @@ class CeleryOptions:
     run_dir: Path | None = None
     metrics_port: int | None = None  # local workers: pool process i serves /metrics on PORT+i
     timeout: float | None = None     # give up (exit with a resume hint) after this many wall seconds
+    lease_seconds: float = field(default_factory=lambda: float(os.environ.get("HARNESS_LEASE_SECONDS", "10")))
 
 
 def run_folder(output: Path, given: Path | None) -> Path:
@@ -116,7 +119,8 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
                               chunks=len(sizes), chunk_size=size, items=sum(sizes),
                               workers_per_chunk=max(1, workers // processes), time_scale=opts.time_scale,
                               transport=opts.transport, target_kind=req.target_kind, mock_base=mock_base,
-                              redis_url=broker, degraded=copts.degraded, processes=processes, sizes=sizes)
+                              redis_url=broker, degraded=copts.degraded, processes=processes, sizes=sizes,
+                              lease_seconds=copts.lease_seconds)
         else:  # a resumed run: this cluster's broker and mock now
             plan.redis_url, plan.mock_base, plan.processes = broker, mock_base, processes
         plan.save(folder)
@@ -167,6 +171,10 @@ def _watch(app, client, keys: RunKeys, plan: ch.RunPlan, folder: Path, display, 
     for i in pending:
         client.hdel(keys.progress, str(i))
         app.send_task(task_name, args=[str(folder), i], queue=queue)
+    # a key only this run sets: gone means Redis lost its data (restarted without persistence),
+    # queued chunks with it; every unfinished chunk not running then is sent again
+    client.set(keys.alive, "1", ex=7 * 86_400)
+    lost_at: float | None = None
     seen_leased: set[int] = set()
     lost_since: dict[int, float] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -186,6 +194,14 @@ def _watch(app, client, keys: RunKeys, plan: ch.RunPlan, folder: Path, display, 
             _show(display, stats, outage)
             continue
         todo -= finished
+        if not client.exists(keys.alive):
+            client.set(keys.alive, "1", ex=7 * 86_400)
+            lost_at = time.monotonic()
+        if lost_at is not None and time.monotonic() - lost_at > plan.lease_seconds + LEASE_GRACE:
+            lost_at = None  # running chunks have taken their leases again by now
+            for i in todo - {i for i in todo if client.exists(keys.lease(i))}:
+                if not ch.chunk_done_marker(folder, i).exists():
+                    app.send_task(task_name, args=[str(folder), i], queue=queue)
         if errors:
             msg = "; ".join(f"chunk {k.decode()}: {v.decode()}" for k, v in errors.items())
             raise DistributedRunError(f"{msg} (fix it, then --resume)")
@@ -199,7 +215,7 @@ def _watch(app, client, keys: RunKeys, plan: ch.RunPlan, folder: Path, display, 
                 lost_since.pop(i, None)
             elif i in seen_leased:
                 first = lost_since.setdefault(i, now)
-                if now - first > 1.0 and not ch.chunk_done_marker(folder, i).exists():
+                if now - first > LEASE_GRACE and not ch.chunk_done_marker(folder, i).exists():
                     seen_leased.discard(i)
                     lost_since.pop(i, None)
                     app.send_task(task_name, args=[str(folder), i], queue=queue)

@@ -35,6 +35,11 @@ class RunKeys:
         """Hash: chunk index -> what its worker says now (e.g. a Redis outage)."""
         return f"{self.prefix}:status"
 
+    @property
+    def alive(self) -> str:
+        """Set by the coordinator: its absence means Redis lost the run's keys (and queue)."""
+        return f"{self.prefix}:alive"
+
     def lease(self, index: int) -> str:
         """Who runs chunk ``index`` now (a token, kept alive by its worker's heartbeat)."""
         return f"{self.prefix}:lease:{index}"

@@ -21,12 +21,12 @@ from typing import Any
 
 from celery import shared_task
 
+from harness.runner.checkpoint import CheckpointError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import TTL_SECONDS, RunKeys
 from harness.runner.distributed.metrics import worker_metrics
 from harness.runner.redis_limiter import RedisLimiter
 
-LEASE_SECONDS = float(os.environ.get("HARNESS_LEASE_SECONDS", "10"))
 TASK_NAME = "harness.run_chunk"
 
 _RELEASE = """
@@ -51,7 +51,7 @@ class Lease:
     """Who runs a chunk: SET NX with a TTL, renewed by a thread until released. Lost to another
     holder (only after our heartbeat missed a whole TTL): ``on_lost`` is called."""
 
-    def __init__(self, client, key: str, ttl: float = LEASE_SECONDS, on_lost=None) -> None:
+    def __init__(self, client, key: str, ttl: float, on_lost=None) -> None:
         self.client = client
         self.key = key
         self.ttl_ms = int(ttl * 1000)
@@ -101,25 +101,35 @@ def run_chunk(self, folder: str, index: int) -> dict[str, Any]:
         _mark_done(client, keys, index)
         return {"chunk": index, "already_done": True}
     holder: dict[str, Any] = {}
-    lease = Lease(client, keys.lease(index), on_lost=lambda: holder.get("stop", lambda: None)())
+    lease = Lease(client, keys.lease(index), plan.lease_seconds, on_lost=lambda: holder.get("stop", lambda: None)())
     if not lease.acquire():
-        raise self.retry(countdown=max(1.0, LEASE_SECONDS / 2))
+        raise self.retry(countdown=max(0.5, plan.lease_seconds / 2))
     try:
         stats = run_chunk_engine(plan, Path(folder), index, client, keys, holder)
-    except Exception as exc:  # the chunk cannot run (scenario, checkpoint, input): tell the coordinator
-        try:
-            client.hset(keys.errors, str(index), f"{type(exc).__name__}: {str(exc)[:300]}")
-            client.expire(keys.errors, TTL_SECONDS)
-        except Exception:  # noqa: BLE001 - Redis away too: the lease expires and the chunk is sent again
-            pass
+        if not stats.stop_reason:  # done before the lease goes, so nobody takes it for lost
+            marker.write_text("done\n")
+            _mark_done(client, keys, index)
+    except CheckpointError as exc:
+        if "in use by another process" not in str(exc):
+            _report(client, keys, index, exc)
+            raise
+        raise self.retry(countdown=max(0.5, plan.lease_seconds / 2))  # still running elsewhere here
+    except Exception as exc:  # the chunk cannot run (scenario, input): tell the coordinator
+        _report(client, keys, index, exc)
         raise
     finally:
         lease.release()
     if stats.stop_reason:
         raise self.retry(countdown=1.0)  # interrupted (SIGTERM, lost lease): the rest later
-    marker.write_text("done\n")
-    _mark_done(client, keys, index)
     return {"chunk": index, "done": stats.already_done + stats.done, "failed": stats.already_failed + stats.failed}
+
+
+def _report(client, keys: RunKeys, index: int, exc: Exception) -> None:
+    try:
+        client.hset(keys.errors, str(index), f"{type(exc).__name__}: {str(exc)[:300]}")
+        client.expire(keys.errors, TTL_SECONDS)
+    except Exception:  # noqa: BLE001 - Redis away too: the lease expires and the chunk is sent again
+        pass
 
 
 def _mark_done(client, keys: RunKeys, index: int) -> None:

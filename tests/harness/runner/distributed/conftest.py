@@ -20,7 +20,7 @@ def celery_workers(tmp_path: Path, redis_server: RedisProcess) -> Iterator[Calla
 
     def start(concurrency: int = 2, env: dict[str, str] | None = None, **kw) -> LocalWorker:
         w = LocalWorker(redis_server.url, concurrency, tmp_path / f"worker-{len(started)}.log",
-                        env={"HARNESS_LEASE_SECONDS": "2", **(env or {})}, **kw)
+                        env=env, **kw)
         started.append(w)
         w.wait_ready()
         return w
@@ -28,3 +28,9 @@ def celery_workers(tmp_path: Path, redis_server: RedisProcess) -> Iterator[Calla
     yield start
     for w in started:
         w.stop()
+
+
+@pytest.fixture(autouse=True)
+def _short_leases(monkeypatch) -> None:
+    """Chunk leases of 2 s (default 10): a killed worker's chunk moves on within seconds."""
+    monkeypatch.setenv("HARNESS_LEASE_SECONDS", "2")
