@@ -25,4 +25,4 @@ def mock_server() -> Iterator[Callable[..., MockProcess]]:
         proc.stop()
 
 
-from tests.redis_support import redis_server  # noqa: E402,F401  (a real redis-server per test)
+from tests.redis_support import celery_workers, redis_server  # noqa: E402,F401  (real redis-server, celery)

@@ -1,11 +1,14 @@
-"""Fixtures' helpers: a real redis-server on a free port (stopped after the test)."""
+"""Fixtures: a real redis-server on a free port, and real ``harness worker`` (Celery)
+processes on it; all stopped after the test."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 
+from harness.runner.distributed.local import LocalWorker
 from harness.runner.distributed.redisproc import RedisProcess, start_redis
 
 
@@ -17,3 +20,26 @@ def redis_server(tmp_path) -> Iterator[RedisProcess]:
         yield proc
     finally:
         proc.close()
+
+
+@pytest.fixture
+def celery_workers(tmp_path: Path, redis_server: RedisProcess) -> Iterator[Callable[..., LocalWorker]]:
+    """Factory: ``celery_workers(concurrency, env={...}, cpus={0})`` starts one ``harness worker``
+    with that many pool processes on the test's redis-server, ready when it returns."""
+    started: list[LocalWorker] = []
+
+    def start(concurrency: int = 2, env: dict[str, str] | None = None, cpus: set[int] | None = None,
+              **kw) -> LocalWorker:
+        w = LocalWorker(redis_server.url, concurrency, tmp_path / f"worker-{len(started)}.log", env=env, **kw)
+        started.append(w)
+        w.wait_ready()
+        if cpus:
+            import os
+
+            for pid in [w.proc.pid, *w.pool_pids()]:
+                os.sched_setaffinity(pid, cpus)
+        return w
+
+    yield start
+    for w in started:
+        w.stop()

@@ -199,6 +199,7 @@ class RedisLimiter:
         self._ops: asyncio.Queue | None = None
         self._pump: asyncio.Task | None = None
         self._local_block = -math.inf  # monotonic: our own Retry-After, before Redis has it
+        self._calls = 0
         self._floor = 0.0  # Redis time of the latest start we were given (see the script's state_of)
         self._errors = _connection_errors()
 
@@ -232,7 +233,11 @@ class RedisLimiter:
             return answer
 
     def _args(self, args: tuple | list) -> list:
-        return [args[0], self._ttl, self._fill, repr(self._floor), *args[1:]]
+        # the keys' TTL is renewed on every 256th call only: three EXPIREs are most of the
+        # script's cost, and a day's TTL does not need refreshing more often
+        self._calls += 1
+        ttl = self._ttl if self._calls % 256 == 1 else 0
+        return [args[0], ttl, self._fill, repr(self._floor), *args[1:]]
 
     def _set_outage(self, why: str | None) -> None:
         if why is not None and self.outage is None:

@@ -8,6 +8,9 @@
 - **Progress** goes to the run's Redis hash at every engine tick (absolute counts per chunk, so
   redelivery never double counts); the coordinator sums it.
 - Every target's limiter is the **shared** one (:class:`RedisLimiter`), by run and target.
+
+The engine is imported here, at module level: the worker loads this module before it forks its
+pool, so a chunk starts at once instead of after each process's own imports.
 """
 
 from __future__ import annotations
@@ -25,7 +28,10 @@ from harness.runner.checkpoint import CheckpointError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import TTL_SECONDS, RunKeys
 from harness.runner.distributed.metrics import worker_metrics
+from harness.runner.engine import Engine, RunOptions
 from harness.runner.redis_limiter import RedisLimiter
+from harness.runner.run import build_targets, fingerprint
+from harness.scenario import load_scenario
 
 TASK_NAME = "harness.run_chunk"
 
@@ -141,10 +147,6 @@ def _mark_done(client, keys: RunKeys, index: int) -> None:
 
 def run_chunk_engine(plan: ch.RunPlan, folder: Path, index: int, client, keys: RunKeys, holder: dict):
     """The engine on one chunk, with shared limiters and progress in Redis; returns RunStats."""
-    from harness.runner.engine import Engine, RunOptions
-    from harness.runner.run import build_targets, fingerprint
-    from harness.scenario import load_scenario
-
     loaded = load_scenario(Path(plan.scenario))
     targets = build_targets(loaded, plan.target_kind, plan.mock_base, plan.time_scale)
     limiters: list[RedisLimiter] = []
