@@ -284,9 +284,14 @@ def plan(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+    processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Topology: the workers spread over "
+                                            "P processes (Celery); a note per worker count says what binds."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="Topology: static chunks of N "
+                                             "items (seed 001: 125) instead of a shared queue."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
-    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk.
+    With --processes (and --chunk-size), also the makespan on that topology."""
     import json
 
     from rich.console import Console
@@ -308,6 +313,13 @@ def plan(
     result = SweepResult(sc.name, n, 1.0, sequential=model.predict(1, n))
     for w in ws:
         result.points.append(SweepPoint(w, model.predict(w, n)))
+    if processes is not None or chunk_size is not None:
+        from harness.planning.topology import Topology
+
+        for w in ws:
+            p = min(processes or w, w)
+            topo = Topology(p, max(1, w // p), chunk_size)
+            result.notes.append(f"{w} workers as {model.predict_topology(topo, n).describe()}")
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
