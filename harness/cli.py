@@ -333,7 +333,7 @@ def plan(
 
 
 def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optional[int], time_scale: Optional[float],
-                      budget: float, out: Optional[Path], with_claims: bool, title: str) -> None:
+                      budget: float, out: Optional[Path], with_claims: bool, title: str, sweeper=None) -> None:
     import shutil
     import tempfile
     import time
@@ -348,7 +348,7 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
     try:
-        result = run_sweep(loaded, ws, items=items, sample=sample, time_scale=time_scale, budget_s=budget,
+        result = (sweeper or run_sweep)(loaded, ws, items=items, sample=sample, time_scale=time_scale, budget_s=budget,
                            workdir=work, progress=lambda m: con.print(f"[dim]{m}[/dim]"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -389,6 +389,8 @@ def reproduce(
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
+    engine: str = typer.Option("local", "--engine", help="local (one asyncio process) or celery (the document's "
+                               "static chunk tasks on real Celery worker processes and a local redis-server)."),
 ) -> None:
     """A sweep at every worker count of the document's table, with its claims as a third column
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
@@ -401,8 +403,13 @@ def reproduce(
     ws = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
     if not ws:
         raise _usage(f"{scenario}: no claims.table with worker counts to reproduce")
+    if engine not in ("local", "celery"):
+        raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
+    sweeper = None
+    if engine == "celery":
+        from harness.planning.celery_sweep import run_celery_sweep as sweeper
     _sweep_and_report(loaded, ws, claims.get("items"), None, time_scale, budget, out, True,
-                      f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})")
+                      f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})", sweeper=sweeper)
 
 
 @app.command()

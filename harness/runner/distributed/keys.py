@@ -36,6 +36,11 @@ class RunKeys:
         return f"{self.prefix}:status"
 
     @property
+    def timing(self) -> str:
+        """Hash: chunk index -> "worker engine_seconds" of the run that finished it."""
+        return f"{self.prefix}:timing"
+
+    @property
     def alive(self) -> str:
         """Set by the coordinator: its absence means Redis lost the run's keys (and queue)."""
         return f"{self.prefix}:alive"

@@ -27,7 +27,7 @@ from celery import shared_task
 from harness.runner.checkpoint import CheckpointError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import TTL_SECONDS, RunKeys
-from harness.runner.distributed.metrics import worker_metrics
+from harness.runner.distributed.metrics import worker_metrics, worker_name
 from harness.runner.engine import Engine, RunOptions
 from harness.runner.redis_limiter import RedisLimiter
 from harness.runner.run import build_targets, fingerprint
@@ -114,6 +114,9 @@ def run_chunk(self, folder: str, index: int) -> dict[str, Any]:
         stats = run_chunk_engine(plan, Path(folder), index, client, keys, holder)
         if not stats.stop_reason:  # done before the lease goes, so nobody takes it for lost
             marker.write_text("done\n")
+            # which process ran it and the engine's own time (start-up excluded), for the makespan
+            client.hset(keys.timing, str(index), f"{worker_name()} {stats.elapsed():.6f}")
+            client.expire(keys.timing, TTL_SECONDS)
             _mark_done(client, keys, index)
     except CheckpointError as exc:
         if "in use by another process" not in str(exc):
