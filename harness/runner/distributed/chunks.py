@@ -82,7 +82,7 @@ def split_input(path: Path, fmt: str | None, folder: Path, chunk_size: int) -> t
     sizes: list[int] = []
     if fmt == "jsonl":
         _split(_jsonl_lines(path), lambda i: open(chunk_input(folder, i, fmt), "wb"),
-               lambda f, raw: f.write(raw if raw.endswith(b"\n") else raw + b"\n"), None, chunk_size, sizes)
+               lambda f, raw: f.write(raw if raw.endswith(b"\n") else raw + b"\n"), chunk_size, sizes)
     else:
         records = _csv_records(path)
         first = next(records, None)
@@ -100,7 +100,7 @@ def split_input(path: Path, fmt: str | None, folder: Path, chunk_size: int) -> t
             line, fields, _error = rec
             f.writer.writerow(fields if fields is not None else [f"<malformed CSV record at line {line}>"])
 
-        _split(records, opener, write, None, chunk_size, sizes)
+        _split(records, opener, write, chunk_size, sizes)
     return fmt, sizes
 
 
@@ -113,9 +113,8 @@ def _jsonl_lines(path: Path) -> Iterator[bytes]:
                 yield raw
 
 
-def _split(records, opener, write, _unused, chunk_size: int, sizes: list[int]) -> None:
+def _split(records, opener, write, chunk_size: int, sizes: list[int]) -> None:
     current = None
-    count = 0
     try:
         for rec in records:
             if current is None:
@@ -123,7 +122,6 @@ def _split(records, opener, write, _unused, chunk_size: int, sizes: list[int]) -
                 sizes.append(0)
             write(current, rec)
             sizes[-1] += 1
-            count += 1
             if sizes[-1] == chunk_size:
                 current.close()
                 current = None
