@@ -133,6 +133,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
         timings = {int(k): v.decode().split() for k, v in client.hgetall(keys.timing).items()}
     rows = ch.merge_outputs(folder, plan)
     summary = stats.summary()
+    _add_chunk_figures(summary, folder, plan)
     summary.update({"run_id": plan.run_id, "scenario": loaded.scenario.name, "target": req.target_kind,
                     "workers": plan.workers_per_chunk * processes, "output": plan.output, "rows": rows,
                     "checkpoint": str(folder), "engine": "celery", "chunks": plan.chunks,
@@ -266,3 +267,41 @@ def makespan(timings: dict[int, list[str]]) -> float:
     for worker, seconds in timings.values():
         per[worker] = per.get(worker, 0.0) + float(seconds)
     return max(per.values(), default=0.0)
+
+
+def _add_chunk_figures(summary: dict, folder: Path, plan: ch.RunPlan) -> None:
+    """What only the chunks measured (from each chunk checkpoint's final summary): requests by
+    outcome, retries, failures, tokens, cost, bytes (summed), peak in flight (summed: the chunks
+    ran side by side) and latency percentiles (the largest chunk's: an upper bound)."""
+    import sqlite3
+    from collections import Counter
+
+    parts = []
+    for i in range(plan.chunks):
+        path = ch.chunk_checkpoint(folder, i)
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            row = db.execute("SELECT value FROM meta WHERE key = 'summary'").fetchone()
+            db.close()
+        except sqlite3.Error:
+            continue
+        if row:
+            parts.append(orjson.loads(row[0]))
+    if not parts:
+        return
+    for key in ("requests_by_outcome", "retries_by_reason", "failure_reasons"):
+        total: Counter = Counter()
+        for p in parts:
+            total.update(p.get(key) or {})
+        summary[key] = dict(total)
+    requests = sum(summary["requests_by_outcome"].values())
+    real = summary["duration_real_seconds"]
+    summary["requests"] = requests
+    summary["rate_limited_ratio"] = summary["requests_by_outcome"].get("rate_limited", 0) / requests if requests else 0.0
+    summary["requests_per_second_real"] = requests / real if real > 0 else 0.0
+    summary["tokens"] = {k: sum(p["tokens"][k] for p in parts) for k in ("input", "output")}
+    summary["cost_dollars"] = round(sum(p["cost_dollars"] for p in parts), 6)
+    summary["bytes"] = {k: sum(p["bytes"][k] for p in parts) for k in ("out", "in")}
+    summary["peak_in_flight"] = sum(p["peak_in_flight"] for p in parts)
+    summary["latency_real_seconds"] = {q: max(p["latency_real_seconds"][q] for p in parts)
+                                       for q in parts[0]["latency_real_seconds"]}
