@@ -139,7 +139,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
                     "checkpoint": str(folder), "engine": "celery", "chunks": plan.chunks,
                     "chunk_size": plan.chunk_size, "processes": processes,
                     "workers_per_process": plan.workers_per_chunk,
-                    "chunk_timings": {i: {"worker": w, "engine_wall_seconds": float(t)}
+                    "chunk_timings": {str(i): {"worker": w, "engine_wall_seconds": float(t)}
                                       for i, (w, t) in sorted(timings.items())},
                     "makespan_wall_seconds": makespan(timings)})
     if req.summary_json is not None:
