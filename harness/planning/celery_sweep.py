@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 from harness.planning.planner import CapacityModel
-from harness.planning.sweep import Measured, SweepPoint, SweepResult, _count_input, _reset, _write_sample
+from harness.planning.results import Measured, SweepPoint, SweepResult
+from harness.planning.sweep import _reset, _write_sample, count_input
 from harness.planning.topology import Topology
 from harness.runner.mockproc import start_mock
 from harness.scenario import LoadedScenario
@@ -33,12 +34,11 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
     """Run and predict every worker count as ``chunks`` static chunk tasks on that many processes."""
     from harness.runner.distributed.coordinator import CeleryOptions, execute_distributed
     from harness.runner.distributed.local import LocalCluster
-    from harness.runner.engine import RunOptions
-    from harness.runner.run import RunRequest
+    from harness.runner.config import RunConfig
 
     sc = loaded.scenario
     say = progress or (lambda _m: None)
-    n_full = items or sc.items or _count_input(loaded)
+    n_full = items or sc.items or count_input(loaded)
     n_chunks = chunks or sc.workers
     scale = time_scale or DEFAULT_TIME_SCALE
     model = CapacityModel(loaded)
@@ -67,12 +67,11 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
                            binding=f"{tp.binding} ({topo.kind})")
             _reset(mock.base_url)
             say(f"{sc.name}: {w} worker processes, {n_chunks} chunks of {size} at time scale {scale:g}")
-            opts = RunOptions(input=data, output=work / f"output-{w}.jsonl", checkpoint=work / f"unused-{w}.sqlite",
-                              workers=w * workers_per_process, time_scale=scale, input_format="jsonl",
-                              output_format="jsonl")
-            req = RunRequest(loaded, opts, "mock", quiet=True)
+            config = RunConfig(input=data, output=work / f"output-{w}.jsonl", checkpoint=work / f"unused-{w}.sqlite",
+                               workers=w * workers_per_process, time_scale=scale, input_format="jsonl",
+                               output_format="jsonl", target="mock", quiet=True)
             with LocalCluster(work / f"cluster-{w}", w) as cluster:
-                summary = execute_distributed(req, CeleryOptions(broker=cluster.broker, chunk_size=size, processes=w,
+                summary = execute_distributed(loaded, config, CeleryOptions(broker=cluster.broker, chunk_size=size, processes=w,
                                                                  mock_base=mock.base_url, run_dir=work / f"run-{w}"))
             wall = summary["makespan_wall_seconds"] or summary["duration_wall_seconds"]
             startup = summary["duration_wall_seconds"] - wall
@@ -82,3 +81,25 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
                                 f"process's engine time; chunk start-up, {startup:.1f} s of real time not compressed "
                                 "by the time scale, left out)")
     return result
+
+
+def reproduce_on_celery(loaded: LoadedScenario, *, time_scale: float | None = None, budget_s: float = 12.0,
+                        progress: Callable[[str], None] | None = None):
+    """:func:`harness.api.reproduce` on Celery: the document's table as static chunk tasks."""
+    import shutil
+    import tempfile
+
+    from harness.api import Reproduction, claimed_workers
+    from harness.errors import ScenarioError
+    from harness.planning.claims import check_claims
+
+    ws = claimed_workers(loaded)
+    if not ws:
+        raise ScenarioError(f"{loaded.path or loaded.scenario.name}: no claims.table with worker counts to reproduce")
+    work = Path(tempfile.mkdtemp(prefix="harness-celery-sweep-"))
+    try:
+        result = run_celery_sweep(loaded, ws, (loaded.scenario.claims or {}).get("items"), time_scale=time_scale,
+                                  budget_s=budget_s, workdir=work, progress=progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return Reproduction(result, check_claims(loaded, result))

@@ -49,21 +49,19 @@ def run_folder(output: Path, given: Path | None) -> Path:
     return Path(given) if given is not None else output.with_name(output.name + ".run")
 
 
-def execute_distributed(req, copts: CeleryOptions, console: Console | None = None) -> dict:
-    """Run ``req`` (a :class:`harness.runner.run.RunRequest`) on Celery workers; returns the
-    summary dictionary (as :func:`harness.runner.run.execute`)."""
+def execute_distributed(loaded, config, copts: CeleryOptions, console: Console | None = None) -> dict:
+    """Run ``loaded`` with ``config`` (a :class:`harness.runner.config.RunConfig`) on Celery
+    workers; returns the summary dictionary (as :func:`harness.runner.run.execute`)."""
     from harness.runner.run import build_targets, preflight
     from harness.runner.inputs import count_items
     from harness.runner.mockproc import start_mock
     from harness.runner.progress import ProgressDisplay, summary_table
 
     console = console or Console(stderr=True)
-    loaded, opts = req.loaded, req.options
+    req = opts = config
     if opts.max_cost is not None:
         raise ScenarioError("--max-cost is not supported with --engine celery yet (each chunk would stop on "
                             "its own share); run with --engine local")
-    if req.target_kind == "real" and opts.time_scale != 1.0:
-        raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
     if not opts.input.exists():
         raise ScenarioError(f"input file not found: {opts.input} (give --input FILE or input.path in the scenario)")
     if loaded.path is None:
@@ -102,7 +100,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
             mock_base = None
         if copts.mock_base is not None:
             mock_base = copts.mock_base
-        elif req.target_kind == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
+        elif req.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
             import json
 
             shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
@@ -110,7 +108,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
             sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
             mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
             mock_base = mock.base_url
-        preflight(build_targets(loaded, req.target_kind, mock_base, opts.time_scale))
+        preflight(build_targets(loaded, req.target, mock_base, opts.time_scale))
         if plan is None:
             total = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
             size = copts.chunk_size or max(1, math.ceil(total / processes))
@@ -121,7 +119,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
                               output=str(opts.output.resolve()), input_format=fmt, output_format=out_fmt,
                               chunks=len(sizes), chunk_size=size, items=sum(sizes),
                               workers_per_chunk=max(1, workers // processes), time_scale=opts.time_scale,
-                              transport=opts.transport, target_kind=req.target_kind, mock_base=mock_base,
+                              transport=opts.transport, target_kind=req.target, mock_base=mock_base,
                               redis_url=broker, degraded=copts.degraded, processes=processes, sizes=sizes,
                               lease_seconds=copts.lease_seconds)
         else:  # a resumed run: this cluster's broker and mock now
@@ -134,7 +132,7 @@ def execute_distributed(req, copts: CeleryOptions, console: Console | None = Non
     rows = ch.merge_outputs(folder, plan)
     summary = stats.summary()
     _add_chunk_figures(summary, folder, plan)
-    summary.update({"run_id": plan.run_id, "scenario": loaded.scenario.name, "target": req.target_kind,
+    summary.update({"run_id": plan.run_id, "scenario": loaded.scenario.name, "target": req.target,
                     "workers": plan.workers_per_chunk * processes, "output": plan.output, "rows": rows,
                     "checkpoint": str(folder), "engine": "celery", "chunks": plan.chunks,
                     "chunk_size": plan.chunk_size, "processes": processes,

@@ -28,7 +28,8 @@ from harness.runner.checkpoint import CheckpointError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import TTL_SECONDS, RunKeys
 from harness.runner.distributed.metrics import worker_metrics, worker_name
-from harness.runner.engine import Engine, RunOptions
+from harness.runner.config import RunConfig
+from harness.runner.engine import Engine
 from harness.runner.redis_limiter import RedisLimiter
 from harness.runner.run import build_targets, fingerprint
 from harness.scenario import load_scenario
@@ -171,8 +172,8 @@ def run_chunk_engine(plan: ch.RunPlan, folder: Path, index: int, client, keys: R
                 lambda endpoint, ns=keys.limiter_namespace(name): shared(f"{ns}:{endpoint}", {}))
     inp = ch.chunk_input(folder, index, plan.input_format)
     ckpt = ch.chunk_checkpoint(folder, index)
-    opts = RunOptions(input=inp, output=ch.chunk_output(folder, index, plan.output_format), checkpoint=ckpt,
-                      resume=ckpt.exists(), workers=int(os.environ.get("HARNESS_WORKERS_PER_PROCESS") or plan.workers_per_chunk), time_scale=plan.time_scale,
+    opts = RunConfig(input=inp, output=ch.chunk_output(folder, index, plan.output_format), checkpoint=ckpt,
+                     resume=ckpt.exists(), target=plan.target_kind, quiet=True, workers=int(os.environ.get("HARNESS_WORKERS_PER_PROCESS") or plan.workers_per_chunk), time_scale=plan.time_scale,
                       transport=plan.transport, run_id=plan.run_id, input_format=plan.input_format,
                       output_format=plan.output_format, total_hint=plan.sizes[index] if plan.sizes else None)
     metrics = worker_metrics(plan.run_id)
