@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 from rich.console import Console
 
-from harness.errors import HarnessError, ScenarioError
+from harness.errors import CheckpointError, HarnessError, ScenarioError, SetupError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import RunKeys
 from harness.runner.stats import RunStats
@@ -29,7 +29,7 @@ LEASE_GRACE = 1.0  # seconds a chunk's lease may be missing before its worker co
 
 
 class DistributedRunError(HarnessError):
-    """A chunk failed for good, or the run folder does not fit the request."""
+    """A chunk failed for good, or the run did not finish in the time given (exit 1)."""
 
 
 @dataclass
@@ -69,9 +69,9 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
     folder = run_folder(opts.output, copts.run_dir).resolve()
     plan_path = folder / ch.PLAN
     if opts.resume and not plan_path.exists():
-        raise DistributedRunError(f"{folder} holds no distributed run to resume (no {ch.PLAN}); run without --resume")
+        raise CheckpointError(f"{folder} holds no distributed run to resume (no {ch.PLAN}); run without --resume")
     if not opts.resume and folder.exists() and any(folder.iterdir()):
-        raise DistributedRunError(f"run folder {folder} exists; use --resume to continue it or remove it")
+        raise CheckpointError(f"run folder {folder} exists; use --resume to continue it or remove it")
     folder.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         processes = copts.processes
@@ -155,7 +155,7 @@ def _check_redis(client, broker: str) -> None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise DistributedRunError(f"cannot reach Redis at {_safe_url(broker)}: {exc} (start redis-server, or "
+        raise SetupError(f"cannot reach Redis at {_safe_url(broker)}: {exc} (start redis-server, or "
                                   "leave out --broker to start a local one)") from None
 
 

@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import SetupError
 from harness.runner.distributed.redisproc import RedisProcess, start_redis
 
 
-class WorkerStartError(HarnessError):
+class WorkerStartError(SetupError):
     """The local Celery worker did not come up."""
 
 

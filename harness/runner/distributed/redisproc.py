@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import HarnessError
+from harness.errors import SetupError
 
 
-class RedisStartError(HarnessError):
+class RedisStartError(SetupError):
     """redis-server is missing or did not come up."""
 
 
