@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mock_servers.text import estimate_message_tokens
 
-from tests.harness.runutil import Scraper, metric_sum, write_scenario
+from tests.harness.runutil import http_get, metric_sum, write_scenario
 from tests.runner_support import ROOT
 
 TIME_SCALE = 0.05
@@ -47,15 +50,19 @@ class Accuracy:
 
 
 def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: int, binding: str) -> Accuracy:
+    # constant latency (1 s scaled: fixed TTFT and output length), so the mock counts each answer
+    # a fixed time after its admission and the window's edges cut the admission schedule cleanly
     mock = mock_server(["openai"], time_scale=TIME_SCALE, seed=11,
-                       sets=[f"openai.limits.requests_per_minute={rpm}", f"openai.limits.tokens_per_minute={tpm}"])
+                       sets=[f"openai.limits.requests_per_minute={rpm}", f"openai.limits.tokens_per_minute={tpm}",
+                             "openai.latency.median=1.0", "openai.latency.p99=1.0",
+                             "openai.output_tokens.median=30", "openai.output_tokens.p99=30"])
     calls_per_min = rpm if binding == "requests" else tpm / COST
     items = int(calls_per_min / 60 * (RAMP + MIN_WINDOW + TAIL + 20))
     doc = {
         "targets": {"openai": {"profile": "openai", "mock_url": mock.url("openai"),
                                "limits": {"requests_per_minute": rpm, "tokens_per_minute": tpm}}},
         "steps": [{"name": "chat", "target": "openai", "path": "/v1/chat/completions",
-                   "json": {"model": "gpt-5-nano", "max_tokens": MAX_TOKENS, "messages": MESSAGES},
+                   "json": {"model": "gpt-5-nano", "max_completion_tokens": MAX_TOKENS, "messages": MESSAGES},
                    "keep": {"tokens": "{{ response.usage.completion_tokens }}"}}],
         "workers": IN_FLIGHT * processes,
         "timeout": 60,
@@ -65,7 +72,7 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     cmd = [sys.executable, "-m", "harness", "run", str(wd.scenario), "--engine", "celery", "--quiet",
            "--broker", broker, "--processes", str(processes), "--time-scale", str(TIME_SCALE),
            "--summary-json", str(wd.summary)]
-    scraper = Scraper(mock.base_url + "/metrics", interval=0.2, limit_seconds=120)
+    scraper = _TimedScraper(mock.base_url + "/metrics")
     with scraper.running():
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -74,11 +81,15 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     def count(text: str, status: str) -> float:
         return metric_sum(text, "mock_requests_total", provider="openai", status=status)
 
-    samples = [(t, count(text, "200"), count(text, "429")) for t, text in scraper.samples]
-    ok_final, n429 = samples[-1][1], samples[-1][2]
+    all_samples = [(t, rtt, count(text, "200"), count(text, "429")) for t, rtt, text in scraper.samples]
+    ok_final, n429 = all_samples[-1][2], all_samples[-1][3]
+    # the window's ends: scrapes answered within 5 ms (their time known to +-2.5 ms), so a
+    # scrape delayed by a busy machine does not stretch or shrink the window
+    samples = [(t, ok, q) for t, rtt, ok, q in all_samples if rtt < 0.005] or \
+        [(t, ok, q) for t, rtt, ok, q in all_samples]
     assert ok_final == items
-    t_begin = next(t for t, ok, _ in samples if ok > 0)
-    t_end = next(t for t, ok, _ in samples if ok >= items)
+    t_begin = next(t for t, _r, ok, _ in all_samples if ok > 0)
+    t_end = next(t for t, _r, ok, _ in all_samples if ok >= items)
     lo, hi = t_begin + RAMP * TIME_SCALE, t_end - TAIL * TIME_SCALE
     window = [s for s in samples if lo <= s[0] <= hi]
     (t0, ok0, _), (t1, ok1, _) = window[0], window[-1]
@@ -89,3 +100,39 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     burst = 1 * unit  # the scenario's burst: one call's worth
     return Accuracy(processes, binding, (ok1 - ok0) * unit, per_scaled_s * span + burst, span,
                     n429 / (ok_final + n429))
+
+
+class _TimedScraper:
+    """Scrapes /metrics every 0.1 s: (midpoint time, round trip, text) per scrape."""
+
+    def __init__(self, url: str, interval: float = 0.1, limit_seconds: float = 150.0) -> None:
+        self.url, self.interval, self.limit = url, interval, limit_seconds
+        self.samples: list[tuple[float, float, str]] = []
+
+    def _one(self) -> None:
+        t0 = time.perf_counter()
+        text = http_get(self.url, timeout=2.0)
+        t1 = time.perf_counter()
+        self.samples.append(((t0 + t1) / 2, t1 - t0, text))
+
+    @contextmanager
+    def running(self):
+        stop = threading.Event()
+
+        def loop() -> None:
+            deadline = time.monotonic() + self.limit
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    self._one()
+                except OSError:
+                    pass
+                stop.wait(self.interval)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join(5.0)
+            self._one()
