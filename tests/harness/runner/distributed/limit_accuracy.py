@@ -81,15 +81,20 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     def count(text: str, status: str) -> float:
         return metric_sum(text, "mock_requests_total", provider="openai", status=status)
 
-    all_samples = [(t, rtt, count(text, "200"), count(text, "429")) for t, rtt, text in scraper.samples]
-    ok_final, n429 = all_samples[-1][2], all_samples[-1][3]
+    def arrived(text: str) -> float:
+        # answered + being served: the requests that reached the mock by then (the admission
+        # schedule), not when it got round to answering them (which stalls of a busy machine move)
+        return count(text, "200") + count(text, "429") + metric_sum(text, "mock_in_flight_requests", provider="openai")
+
+    all_samples = [(t, rtt, arrived(text), count(text, "429")) for t, rtt, text in scraper.samples]
+    ok_final, n429 = count(scraper.samples[-1][2], "200"), all_samples[-1][3]
     # the window's ends: scrapes answered within 5 ms (their time known to +-2.5 ms), so a
     # scrape delayed by a busy machine does not stretch or shrink the window
     samples = [(t, ok, q) for t, rtt, ok, q in all_samples if rtt < 0.005] or \
         [(t, ok, q) for t, rtt, ok, q in all_samples]
     assert ok_final == items
     t_begin = next(t for t, _r, ok, _ in all_samples if ok > 0)
-    t_end = next(t for t, _r, ok, _ in all_samples if ok >= items)
+    t_end = next(t for t, _r, ok, _ in all_samples if ok >= items + n429)
     lo, hi = t_begin + RAMP * TIME_SCALE, t_end - TAIL * TIME_SCALE
     window = [s for s in samples if lo <= s[0] <= hi]
     (t0, ok0, _), (t1, ok1, _) = window[0], window[-1]
