@@ -25,6 +25,7 @@ from harness.runner.distributed.keys import RunKeys
 from harness.runner.stats import RunStats
 
 POLL_SECONDS = 0.25
+RUN_META = "run.sqlite"  # the whole run's summary, as a checkpoint's meta: `harness loadspec --run` reads it
 LEASE_GRACE = 1.0  # seconds a chunk's lease may be missing before its worker counts as gone
 
 
@@ -140,6 +141,8 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
                     "chunk_timings": {str(i): {"worker": w, "engine_wall_seconds": float(t)}
                                       for i, (w, t) in sorted(timings.items())},
                     "makespan_wall_seconds": makespan(timings)})
+    _write_run_meta(folder / RUN_META, {"summary": orjson.dumps(summary).decode(), "scenario": plan.scenario,
+                                        "input": plan.input, "time_scale": repr(plan.time_scale)})
     if req.summary_json is not None:
         req.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
     if not req.quiet:
@@ -303,3 +306,20 @@ def _add_chunk_figures(summary: dict, folder: Path, plan: ch.RunPlan) -> None:
     summary["peak_in_flight"] = sum(p["peak_in_flight"] for p in parts)
     summary["latency_real_seconds"] = {q: max(p["latency_real_seconds"][q] for p in parts)
                                        for q in parts[0]["latency_real_seconds"]}
+
+
+def _write_run_meta(path: Path, meta: dict[str, str]) -> None:
+    """The merged summary in a checkpoint-shaped meta table (written whole, then renamed)."""
+    import os
+    import sqlite3
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(tmp)
+    try:
+        with db:
+            db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    finally:
+        db.close()
+    os.replace(tmp, path)

@@ -35,6 +35,11 @@ def test_embedded_cluster_runs_every_item_once_in_order(tmp_path, mock_server):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["engine"], summary["chunks"], summary["processes"], summary["items_done"]) == ("celery", 6, 2, n)
     assert summary["workers_per_process"] == 10  # --workers 20 across 2 processes
+    # the load spec from what the distributed run measured
+    spec = subprocess.run([sys.executable, "-m", "harness", "loadspec", "--run", str(out) + ".run/run.sqlite",
+                           "--out", str(tmp_path / "spec")], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert spec.returncode == 0, spec.stderr[-2000:]
+    assert "req/s" in (tmp_path / "spec" / "LOAD_SPEC.md").read_text()
 
 
 def test_workers_serve_metrics_with_run_and_worker_labels(tmp_path, mock_server, redis_server, celery_workers):
