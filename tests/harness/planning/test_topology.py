@@ -62,3 +62,16 @@ def test_bad_topology_is_refused():
         Topology(0, 1)
     with pytest.raises(ValueError, match="chunk_size"):
         Topology(2, 1, 0)
+
+
+def test_harness_plan_names_the_topology():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "harness", "plan", str(SEEDS / "001-spapi-keepa.yaml"),
+                           "--workers", "8", "--chunk-size", "125"], capture_output=True, text=True, timeout=60,
+                          env={"COLUMNS": "400", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "8 workers as 8 processes x 1 in flight, static chunks of 125" in text
+    assert "a shared queue would take" in text and "8 chunks in 1 wave" in text
