@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from harness.runner.limiter import Rate, RateLimiter
 
-__all__ = ["RedisLimiter", "LIMITER_SCRIPT"]
+__all__ = ["RedisLimiter", "LIMITER_SCRIPT", "safe_url"]
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -223,7 +223,7 @@ class RedisLimiter:
             try:
                 answer = await self._script(keys=self.keys, args=self._args(args))
             except self._errors as exc:
-                self._set_outage(f"Redis at {_safe_url(self.url)} unreachable ({type(exc).__name__}); "
+                self._set_outage(f"Redis at {safe_url(self.url)} unreachable ({type(exc).__name__}); "
                                  "admitting nothing until it answers")
                 await self._sleep(backoff * (0.5 + random.random()))
                 backoff = min(self._max_backoff, backoff * 2)
@@ -307,7 +307,7 @@ class RedisLimiter:
         try:
             answer = await self._script(keys=self.keys, args=self._args(args))
         except self._errors as exc:
-            self._set_outage(f"Redis at {_safe_url(self.url)} unreachable ({type(exc).__name__}); degraded "
+            self._set_outage(f"Redis at {safe_url(self.url)} unreachable ({type(exc).__name__}); degraded "
                              f"mode: this process runs on 1/{self.degraded_share} of each limit")
             return None
         if self.outage is not None:
@@ -414,7 +414,7 @@ class RedisLimiter:
         return f"RedisLimiter({self.namespace!r}, {dims}{', ' if dims else ''}{state})"
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """The Redis URL without a password."""
     from urllib.parse import urlsplit, urlunsplit
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from harness.errors import CheckpointError, HarnessError, ScenarioError, SetupError
 from harness.runner.distributed import chunks as ch
 from harness.runner.distributed.keys import RunKeys
+from harness.runner.redis_limiter import safe_url
 from harness.runner.stats import RunStats
 
 POLL_SECONDS = 0.25
@@ -92,7 +93,10 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
         client = redis_client(broker)
         _check_redis(client, broker)
         if processes is None:
-            processes = _cluster_processes(app) or 1
+            processes = _cluster_processes(app)
+            if not processes:
+                raise SetupError(f"no harness worker answers on {safe_url(broker)}: start some (harness worker "
+                                 "--broker URL), or give --processes P to send the chunks anyway")
         if opts.resume:
             plan = ch.RunPlan.load(folder)
             mock_base = plan.mock_base
@@ -153,19 +157,22 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
 def _check_redis(client, broker: str) -> None:
     import redis
 
-    from harness.runner.redis_limiter import _safe_url
-
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise SetupError(f"cannot reach Redis at {_safe_url(broker)}: {exc} (start redis-server, or "
+        raise SetupError(f"cannot reach Redis at {safe_url(broker)}: {exc} (start redis-server, or "
                                   "leave out --broker to start a local one)") from None
 
 
-def _cluster_processes(app) -> int:
-    """Pool processes of every worker answering now (0 if none)."""
-    stats = app.control.inspect(timeout=2.0).stats() or {}
-    return sum(int(s.get("pool", {}).get("max-concurrency", 0) or 0) for s in stats.values())
+def _cluster_processes(app, attempts: int = 4) -> int:
+    """Pool processes of every worker answering (0 if none answers in ``attempts`` tries of
+    2 s: a busy worker answers control messages late)."""
+    for _ in range(attempts):
+        stats = app.control.inspect(timeout=2.0).stats() or {}
+        n = sum(int(s.get("pool", {}).get("max-concurrency", 0) or 0) for s in stats.values())
+        if n:
+            return n
+    return 0
 
 
 def _watch(app, client, keys: RunKeys, plan: ch.RunPlan, folder: Path, display, timeout: float | None,

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 
 from harness.runner.limiter import Rate
-from harness.runner.redis_limiter import RedisLimiter, _safe_url
+from harness.runner.redis_limiter import RedisLimiter, safe_url
 
 
 def _limiters(url: str, n: int, rates: dict[str, Rate], ns: str = "t") -> list[RedisLimiter]:
@@ -143,7 +143,7 @@ async def test_degraded_mode_runs_on_a_share_only_when_asked(redis_server):
 
 
 def test_password_never_shown():
-    assert _safe_url("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
+    assert safe_url("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
     assert "s3cret" not in repr(RedisLimiter("redis://u:s3cret@h:1/0", "x"))
 
 

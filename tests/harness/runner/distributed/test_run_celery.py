@@ -50,9 +50,14 @@ def test_workers_serve_metrics_with_run_and_worker_labels(tmp_path, mock_server,
     data = write_users(tmp_path / "users.jsonl", n)
     scenario = write_scenario(tmp_path / "s.yaml", input=data, output=tmp_path / "out.jsonl",
                               mock_url=mock.url("cardgenius"), workers=8)
-    proc = subprocess.run(_cmd(scenario, "--broker", redis_server.url, "--processes", "2", "--chunk-size", "100"),
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # no --processes: the coordinator counts the cluster's pool processes (celery inspect)
+    proc = subprocess.run(_cmd(scenario, "--broker", redis_server.url, "--chunk-size", "100", "--summary-json",
+                               str(tmp_path / "summary.json")), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["processes"], summary["workers_per_process"], summary["chunks"]) == (2, 4, 10)
     texts = [urllib.request.urlopen(f"http://127.0.0.1:{port + i}/metrics", timeout=5).read().decode() for i in (0, 1)]
     per_worker = [metric_sum(t, "harness_items_total", status="done") for t in texts]
     assert sum(per_worker) == n, per_worker
