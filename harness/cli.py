@@ -109,6 +109,10 @@ def run(
                                       "workers) after which a target's calls pause while it is probed."),
     breaker_give_up: float = typer.Option(60.0, "--breaker-give-up", min=0.0, help="Seconds of probing an "
                                           "unreachable target before the run stops (exit 3, resumable)."),
+    mode: str = typer.Option("online", "--mode", help="online (the runner calls the API) or batch (one LLM call "
+                             "per item through the provider's Batch API at its batch price; see README)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="--mode batch: requests per batch "
+                                             "(default: the provider's most, as the profile says)."),
     engine: str = typer.Option("local", "--engine", help="local (one asyncio process) or celery (chunk tasks on "
                                "Celery workers sharing one limit in Redis; see README 'Scaling out')."),
     broker: Optional[str] = typer.Option(None, "--broker", help="--engine celery: the Redis URL of the workers "
@@ -121,7 +125,9 @@ def run(
                                   "process run on limit/processes instead of pausing."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
-    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
+    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
+    `--mode batch`, through the provider's Batch API (submit, poll, download, rows in order,
+    a journal so that `--resume` never submits a batch twice)."""
     from harness.api import run as run_scenario
     from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
@@ -134,18 +140,31 @@ def run(
         metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr,
         max_item_bytes=max_item_bytes, unique_ids=unique_ids, breaker_threshold=breaker_after,
         breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
+    if mode not in ("online", "batch"):
+        raise _usage(f"--mode must be 'online' or 'batch', got {mode!r}")
+    if engine not in ("local", "celery"):
+        raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
+    if engine != "celery" and (broker or chunk_size or processes or degraded):
+        raise _usage("--broker, --chunk-size, --processes and --degraded-ok need --engine celery")
+    if mode == "batch":
+        if engine == "celery":
+            raise _usage("--mode batch runs through the provider's Batch API; it takes no --engine celery")
+        from harness.runner.batch_mode import execute_batch
+
+        done = execute_batch(loaded, config, batch_size)
+        typer.echo(f"{done['items_done']} done, {done['items_failed']} failed of {done['items_total']} in "
+                   f"{done['batches_submitted']} batch(es) -> {done['output']}", err=not quiet)
+        return
+    if batch_size is not None:
+        raise _usage("--batch-size applies to --mode batch only")
     if engine == "celery":
         from harness.runner.distributed.coordinator import CeleryOptions, execute_distributed
         from harness.runner.summary import RunSummary
 
         summary = RunSummary.from_dict(execute_distributed(loaded, config, CeleryOptions(
             broker=broker, chunk_size=chunk_size, processes=processes, degraded=degraded, metrics_port=metrics_port)))
-    elif engine == "local":
-        if broker or chunk_size or processes or degraded:
-            raise _usage("--broker, --chunk-size, --processes and --degraded-ok need --engine celery")
-        summary = run_scenario(loaded, config)
     else:
-        raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
+        summary = run_scenario(loaded, config)
     # where the output went, always (on stderr beside the progress; on stdout with --quiet)
     typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
                f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
@@ -240,6 +259,9 @@ def loadspec(
         typer.echo(f"note: {folder}/ held the load spec of a {replaced}; it is replaced by this {spec.source}'s",
                    err=True)
     written = write_loadspec(spec, folder)
+    if plan is not None:
+        _batch_route_section(loaded, n, [workers or loaded.scenario.workers], None,
+                             written.get("LOAD_SPEC.md"), written.get("load_spec.json"))
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
                f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
@@ -256,6 +278,17 @@ def _spec_source(path: Path) -> Optional[str]:
         return json.loads(path.read_text()).get("source")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _batch_route_section(loaded, items, workers, console, markdown, json_path) -> None:
+    """The provider Batch API route beside an online plan (harness/planning/batch_route.py)."""
+    from harness.commands.batch_plan import add_to_reports, route_for_scenario
+    from harness.reporting.batch_view import print_batch_route
+
+    route = route_for_scenario(loaded, items, workers)
+    add_to_reports(route, markdown, json_path)
+    if console is not None:
+        print_batch_route(route, console)
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -292,14 +325,19 @@ def plan(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="Batch route: the time the batch must be "
+                                           "done in (3600, 90m, 24h, 2d); decides online vs the Batch API."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Batch route: the most the batch may cost (dollars)."),
     processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Topology: the workers spread over "
                                             "P processes (Celery); a note per worker count says what binds."),
     chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="Topology: static chunks of N "
                                              "items (seed 001: 125) instead of a shared queue."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
-    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk.
-    With --processes (and --chunk-size), also the makespan on that topology."""
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk; for
+    OpenAI and Anthropic calls also the provider's Batch API route (cost, expected and p99
+    completion) and which route to take. With --processes (and --chunk-size), also the makespan on
+    that topology (static chunks vs a shared queue)."""
     import json
 
     from rich.console import Console
@@ -326,13 +364,21 @@ def plan(
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
+    from harness.commands.batch_plan import batch_route_for
+    from harness.planning.planner import CapacityModel, WhatIf
+
+    route = batch_route_for(CapacityModel(loaded, WhatIf(latency_factor, limit_factor)), n,
+                            [p.predicted for p in result.points], deadline, budget)
     if json_out:
-        typer.echo(json.dumps(to_json(result), indent=2, default=str))
+        typer.echo(json.dumps({**to_json(result), "batch_route": route.as_dict()}, indent=2, default=str))
         return
     con = Console(width=max(160, Console().width))
     con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
     for note in result.notes:
         con.print(f"note: {note}")
+    from harness.reporting.batch_view import print_batch_route
+
+    print_batch_route(route, con)
 
 
 def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
@@ -344,6 +390,8 @@ def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: 
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
+    _batch_route_section(loaded, result.items, [p.workers for p in result.points], con, files.get("report.md"),
+                         files.get("report.json"))
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
 
 
@@ -453,6 +501,15 @@ def knee(
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
     if report.knee is None:
         raise typer.Exit(1)
+
+
+# -- commands in their own modules (harness/commands/) --
+from harness.commands.calibrate import calibrate as _calibrate  # noqa: E402
+
+app.command(name="calibrate")(_calibrate)
+from harness.commands.compare import compare as _compare  # noqa: E402
+
+app.command(name="compare")(_compare)
 
 
 def main() -> None:

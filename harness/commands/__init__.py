@@ -1,1 +1,1 @@
-"""Subcommands of the harness CLI, one module each."""
+"""Subcommands that live in their own module; harness/cli.py registers each with one line."""
