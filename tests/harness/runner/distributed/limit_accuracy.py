@@ -2,7 +2,8 @@
 OpenAI mock with an RPM and a TPM limit; what the mock accepted over a steady window of at least
 60 scaled seconds against rate x T + burst, and the 429 share.
 
-The mock (time scale 0.05) is scraped every 0.2 s; the window leaves out the first 10 and the
+The mock (time scale 0.05) is scraped every 0.1 s; the window leaves out the first 25 (every process has
+started its chunk and caught up with the schedule, on a busy machine) and the
 last 5 scaled seconds of the run (as tests/harness/runner/test_run_limits.py does). Every call
 costs the same tokens (prompt estimate + max_tokens, OpenAI's admission rule, which the mock
 applies), so tokens accepted = 200s x that cost. Over-admission = accepted / (rate x T + burst) - 1.
@@ -26,7 +27,7 @@ TIME_SCALE = 0.05
 MESSAGES = [{"role": "user", "content": "Describe item."}]
 MAX_TOKENS = 60
 COST = estimate_message_tokens(MESSAGES) + MAX_TOKENS
-RAMP, TAIL, MIN_WINDOW = 10.0, 5.0, 60.0  # scaled seconds
+RAMP, TAIL, MIN_WINDOW = 25.0, 5.0, 60.0  # scaled seconds (ramp: every process has started its chunk)
 IN_FLIGHT = 64
 
 
