@@ -7,6 +7,8 @@ real (profile) time, dividing by the time scale.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from mock_servers.timescale import REAL_TIME, TimeScale
 
 @dataclass
 class RunStats:
-    time_scale: TimeScale = REAL_TIME
+    time_scale: TimeScale = REAL_TIME  # a number (a chunk plan's) is made a TimeScale here
     total: int = 0
     done: int = 0
     failed: int = 0
@@ -38,6 +40,7 @@ class RunStats:
     started: float = 0.0
     ended: float | None = None
     stop_reason: str | None = None
+    notice: str | None = None  # what the progress line must say now (the breaker's pause)
     completions: list[float] | None = None  # monotonic finish time of each item, when a sweep asks
     _latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
     _window: deque = field(default_factory=lambda: deque(maxlen=40))
@@ -110,6 +113,9 @@ class RunStats:
             return None
         return self.remaining / rate
 
+    def __post_init__(self) -> None:
+        self.time_scale = TimeScale.of(self.time_scale)
+
     def latency(self, q: float) -> float:
         """The q-th percentile of request latency, wall-clock seconds."""
         if self._latency.get_total_count() == 0:
@@ -145,7 +151,15 @@ class RunStats:
         }
 
 
+_LINE = re.compile(r"^line \d+: ")
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
 def _reason_kind(reason: str) -> str:
-    """A bounded key for a failure reason (its kind and status), for the summary's counts."""
+    """A bounded key for a failure reason (its kind and status), for the summary's counts.
+    An input error names its line: the key leaves the line (and sizes) out, so a thousand bad
+    rows make one summary row, not a thousand."""
+    if _LINE.match(reason):
+        reason = _NUMBER.sub("N", _LINE.sub("", reason, count=1))
     head = reason.split(":", 2)
     return ":".join(head[:2]).strip()[:80] if len(head) > 1 else reason[:80]

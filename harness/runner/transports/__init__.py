@@ -2,7 +2,7 @@
 
 The default is ``fast`` (:mod:`harness.runner.transports.fast`), chosen by measurement (figures
 in docs/transport.md). ``AiohttpTransport`` (``--transport aiohttp``) remains for what ``fast``
-leaves out (redirects, proxies, cookies, brotli); ``HttpxTransport`` for users who need httpx
+leaves out (proxies, cookies, brotli; no transport follows redirects); ``HttpxTransport`` for users who need httpx
 (proxies, respx in tests). A request that gets no HTTP answer raises :class:`TransportError`
 with the outcome label.
 """
