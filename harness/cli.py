@@ -34,6 +34,9 @@ def _root(
 
 
 app.command(name="mock")(mock_command)
+# -- plugin (issue 13): commands in their own modules ---------------------------------------
+from harness.commands.locustfile import locustfile  # noqa: E402
+app.command()(locustfile)
 
 
 @app.command()

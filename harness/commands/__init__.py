@@ -1,0 +1,1 @@
+"""The harness's subcommands, one module each; harness/cli.py registers them."""
