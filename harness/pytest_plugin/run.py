@@ -47,11 +47,12 @@ class HarnessRunner:
         return _api.run(loaded, input=in_path, output=out, checkpoint=out.with_suffix(".checkpoint.sqlite"),
                         workers=workers, time_scale=scale, transport=transport)
 
-    def function(self, fn: ItemFunction, *, targets: Mapping[str, str], rows: Iterable[Mapping[str, Any]],
+    def function(self, fn: ItemFunction, *, targets: Mapping[str, str | Mapping[str, Any]], rows: Iterable[Mapping[str, Any]],
                  mock: MockServer | None = None, workers: int = 5, id: str | None = None,
                  plan: list[Mapping[str, Any]] | None = None, **scenario: Any) -> RunSummary:
         """Run ``async def fn(item, call) -> dict`` once per row; ``targets`` maps the names ``call``
-        uses to profiles (``{"openai": "openai"}``). More scenario fields (``retry``, ``timeout``,
+        uses to profiles (``{"openai": "openai"}``) or to whole target specs (``{"openai": {"profile":
+        "openai", "limits": {"requests_per_minute": 60}}}``). More scenario fields (``retry``, ``timeout``,
         ``adaptive``, ...) go in ``**scenario``."""
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"{fn!r} is not an async function (async def fn(item, call) -> dict)")
@@ -60,7 +61,7 @@ class HarnessRunner:
         sys.modules[module.__name__] = module  # the engine imports "module:function"
         data: dict[str, Any] = {
             "name": getattr(fn, "__name__", "function").strip("<>") or "function",
-            "targets": {t: {"profile": p} for t, p in targets.items()},
+            "targets": {t: ({"profile": p} if isinstance(p, str) else dict(p)) for t, p in targets.items()},
             "function": f"{module.__name__}:process", "workers": workers, "input": {"id": id},
             "plan": list(plan or []), **scenario,
         }
