@@ -36,7 +36,9 @@ def _root(
 app.command(name="mock")(mock_command)
 # -- plugin (issue 13): commands in their own modules ---------------------------------------
 from harness.commands.locustfile import locustfile  # noqa: E402
+from harness.commands.report import report  # noqa: E402
 app.command()(locustfile)
+app.command()(report)
 
 
 @app.command()
@@ -73,6 +75,8 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    report_dir: Optional[Path] = typer.Option(None, "--report", help="Write summary.json and report.html (one "
+                                              "page: the summary table and plots) into this folder."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
@@ -109,6 +113,14 @@ def run(
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
         raise
+    if report_dir is not None:
+        import json
+
+        from harness.reporting.html import write_html
+
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        typer.echo(f"report: {write_html(report_dir)}", err=True)
     if quiet:
         typer.echo(f"{summary['items_done']} done, {summary['items_failed']} failed of {summary['items_total']}"
                    f" -> {summary['output']}")
@@ -268,10 +280,10 @@ def plan(
     N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
     import json
 
-    from rich.console import Console
 
     from harness.planning.planner import CapacityModel, WhatIf
-    from harness.reporting.report import render_table, to_json
+    from harness.reporting.console import make_console
+    from harness.reporting.report import print_table, to_json
     from harness.scenario import load_scenario
     from harness.planning.sweep import SweepPoint, SweepResult, _count_input
 
@@ -293,8 +305,8 @@ def plan(
     if json_out:
         typer.echo(json.dumps(to_json(result), indent=2, default=str))
         return
-    con = Console(width=max(160, Console().width))
-    con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
+    con = make_console()
+    print_table(result, con, title=f"{sc.name}: plan for {n:,} items", with_claims=False)
     for note in result.notes:
         con.print(f"note: {note}")
 
@@ -305,13 +317,13 @@ def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optio
     import tempfile
     import time
 
-    from rich.console import Console
 
     from harness.planning.claims import check_claims
+    from harness.reporting.console import make_console
     from harness.reporting.report import default_out_dir, print_result, write_report
     from harness.planning.sweep import run_sweep
 
-    con = Console(width=max(160, Console().width))
+    con = make_console()
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
     try:
