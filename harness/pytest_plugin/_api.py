@@ -1,17 +1,14 @@
-"""The one place the plugin touches the harness's internals.
-
-The public Python API (``harness.run``, a typed run summary, one mock-start helper) is being
-built in parallel; until it lands, these three functions wrap what exists today
-(:func:`harness.runner.mockproc.start_mock`, :func:`harness.runner.run.execute`), so switching
-to it is an edit here and nowhere else.
-"""
+"""The one place the plugin touches the rest of the harness: its public API
+(:func:`harness.run`, :class:`harness.RunSummary`, :func:`harness.load_scenario`) and the
+mock-start helper, so a change there is an edit here and nowhere else in the plugin."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from harness.pytest_plugin.summary import RunSummary
+if TYPE_CHECKING:
+    from harness.runner.summary import RunSummary
 
 
 def start_mock(providers: Sequence[str], *, time_scale: float, sets: Sequence[str], profiles: Sequence[str],
@@ -32,13 +29,9 @@ def load_scenario(source: Path | dict[str, Any], base_dir: Path):
 
 
 def run(loaded, *, input: Path, output: Path, checkpoint: Path, workers: int | None, time_scale: float,
-        transport: str = "fast") -> RunSummary:
+        transport: str = "fast") -> "RunSummary":
     """Run ``loaded`` to the end against the targets it names, quietly; the typed summary."""
-    from harness.runner.engine import RunOptions
-    from harness.runner.run import RunRequest, execute
+    import harness
 
-    opts = RunOptions(input=input, output=output, checkpoint=checkpoint, workers=workers, time_scale=time_scale,
-                      transport=transport, input_format=loaded.scenario.input.format,
-                      output_format=loaded.scenario.output.format)
-    summary = execute(RunRequest(loaded, opts, "mock", quiet=True, metrics=False))
-    return RunSummary.from_dict(summary)
+    return harness.run(loaded, input=input, output=output, checkpoint=checkpoint, workers=workers,
+                       time_scale=time_scale, transport=transport, quiet=True, metrics=False)

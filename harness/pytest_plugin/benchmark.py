@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from harness.pytest_plugin.mock import MockServer, Received
-from harness.pytest_plugin.summary import RunSummary
+from harness.runner.summary import RunSummary
 
 DEFAULT_TOLERANCE = 0.10  # a relative regression of more than 10% fails a comparison
 
@@ -99,7 +99,7 @@ class HarnessBenchmark:
         p95s, source = [], "none"
         for result in results:
             if isinstance(result, RunSummary):
-                p95s.append(result.latency.p95)
+                p95s.append(float(result.latency_real_seconds.get("p95", math.nan)))
                 source = "runner"
             elif latencies is not None:
                 p95s.append(_p95(list(latencies(result))) / scale)

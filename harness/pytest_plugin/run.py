@@ -8,11 +8,11 @@ import json
 import sys
 import types
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping
 
 from harness.pytest_plugin import _api
 from harness.pytest_plugin.mock import MockServer
-from harness.pytest_plugin.summary import RunSummary
+from harness.runner.summary import RunSummary
 
 ItemFunction = Callable[[dict[str, Any], Callable[..., Awaitable[Any]]], Awaitable[dict[str, Any] | None]]
 _fn_ids = itertools.count(1)
@@ -66,6 +66,20 @@ class HarnessRunner:
             "plan": list(plan or []), **scenario,
         }
         return self(data, mock=mock, rows=rows)
+
+    @staticmethod
+    def rows(summary: RunSummary) -> Iterator[dict[str, Any]]:
+        """A run's output rows (JSONL or CSV), in input order."""
+        path = Path(summary.output)
+        with path.open(newline="") as f:
+            if path.suffix.lower() == ".csv":
+                import csv
+
+                yield from csv.DictReader(f)
+                return
+            for line in f:
+                if line.strip():
+                    yield json.loads(line)
 
     def _input(self, loaded, rows, input: Path | None, n: int) -> Path:
         if rows is not None and input is not None:

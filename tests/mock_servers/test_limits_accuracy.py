@@ -98,7 +98,7 @@ def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call]
 
 
 def openai_call(mock, key: str, content: str = "hi", max_tokens: int = 1) -> Call:
-    body = {"model": "gpt-5-nano", "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens}
+    body = {"model": "gpt-5-nano", "messages": [{"role": "user", "content": content}], "max_completion_tokens": max_tokens}
     return Call("POST", mock.url("openai") + "/v1/chat/completions",
                 {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}, json.dumps(body).encode())
 
@@ -234,12 +234,12 @@ SPAPI_ZERO = ["spapi.latency.median=0", "spapi.latency.p99=0"]
     [
         # the shipped 2/s with a burst of 10 (at 50/s: 200 ms); with the shipped burst of 2 a
         # full bucket absorbs only 40 ms without a request, less than a busy machine's stalls
-        ("getCatalogItem", "/catalog/2022-04-01/items/B000TEST01", 2.0, 10, 0.04, 6.0),
+        ("getCatalogItem", "/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER", 2.0, 10, 0.04, 6.0),
         # the shipped 0.5/s with a burst of 20 (at 100/s: 200 ms). With the shipped burst of 1,
         # every token that falls due between two arrivals is partly lost to the full bucket
         # (as on the real API), so a blind client gets less than rate x T (2 to 7% less here
         # at 50 to 100/s); the shipped bursts are checked exactly below.
-        ("getItemOffers", "/products/pricing/v0/items/B000TEST01/offers", 0.5, 20, 0.005, 3.0),
+        ("getItemOffers", "/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New", 0.5, 20, 0.005, 3.0),
     ],
 )
 def test_spapi_operation_rate_and_burst(mock_server, op, path, rate, burst, scale, seconds):
@@ -258,7 +258,7 @@ def test_spapi_burst_of_one(mock_server):
     """getItemOffers as shipped (0.5/s, burst 1) at 5/s wall: one request passes, the next
     waits its 200 ms."""
     mock = mock_server(["spapi"], time_scale=0.1, seed=1, sets=SPAPI_ZERO)
-    url = mock.url("spapi") + "/products/pricing/v0/items/B1/offers"
+    url = mock.url("spapi") + "/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New"
     headers = {"x-amz-access-token": "Atza|burst-one"}
 
     async def go():
@@ -286,8 +286,8 @@ def test_spapi_operations_have_their_own_buckets(mock_server):
             async def get(path):
                 async with http.get(base + path, headers=headers) as resp:
                     return resp.status
-            catalog = [await get("/catalog/2022-04-01/items/B1") for _ in range(4)]
-            offers = [await get("/products/pricing/v0/items/B1/offers") for _ in range(3)]
+            catalog = [await get("/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER") for _ in range(4)]
+            offers = [await get("/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New") for _ in range(3)]
             return catalog, offers
 
     catalog, offers = run(go())

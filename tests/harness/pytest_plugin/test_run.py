@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pytest_plugin.summary import RunSummary
+from harness import RunSummary
 
 CHAT = {
     "name": "chat",
@@ -25,9 +25,10 @@ def test_a_scenario_runs_on_the_given_mock(harness_mock, harness_run):
     assert isinstance(summary, RunSummary)
     assert (summary.items_total, summary.items_done, summary.items_failed) == (12, 12, 0)
     assert summary.time_scale == 0.01 and summary.items_per_second_real > 0
-    assert 0 < summary.latency.p50 <= summary.latency.p95 <= summary.latency.p99
-    assert [r["id"] for r in summary.rows()] == [r["id"] for r in ROWS]
-    assert all(r["answer"] for r in summary.rows())
+    lat = summary.latency_real_seconds
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert [r["id"] for r in harness_run.rows(summary)] == [r["id"] for r in ROWS]
+    assert all(r["answer"] for r in harness_run.rows(summary))
     assert mock.total("openai").ok == 12  # the runner used this mock, not one of its own
     with pytest.raises(ValueError, match="0.5"):
         harness_run(CHAT, mock=mock, rows=ROWS, time_scale=0.5)
@@ -48,9 +49,10 @@ def test_an_item_function_runs_through_the_runner(harness_mock, harness_run):
     summary = harness_run.function(summarise, targets={"openai": target}, rows=ROWS, mock=mock, workers=4,
                                    id="id", retry={"max_attempts": 30, "base_delay": 0.01, "max_delay": 0.2})
     assert (summary.items_done, summary.items_failed) == (11, 1)
-    assert summary.rate_limited > 0 and summary.rate_limited == mock.total("openai").rate_limited
+    rate_limited = summary.requests_by_outcome.get("rate_limited", 0)
+    assert rate_limited > 0 and rate_limited == mock.total("openai").rate_limited
     assert list(summary.failure_reasons) == ["RuntimeError: this row is broken"]
-    rows = {r["id"]: r for r in summary.rows()}
+    rows = {r["id"]: r for r in harness_run.rows(summary)}
     assert rows["p3"]["status"] == "failed" and rows["p0"]["answer"]
 
 
