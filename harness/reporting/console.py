@@ -1,10 +1,9 @@
 """Tables on the terminal that never cut text, at any width, piped or not.
 
-A rich table is printed as a table when it fits the console: every short column at its natural
-width and each prose column (``prose=True``: sentences, such as a binding constraint) with at
-least ``PROSE_MIN`` characters to wrap in. Otherwise each row becomes a block: its short cells on
-one wrapped line, each prose cell on its own indented paragraph. Rich wraps at spaces, so no
-word is split and nothing is cropped.
+A table is printed as a rich table when every cell fits the console whole, on one line.
+Otherwise each row becomes a block: its short cells on one wrapped line, each prose cell
+(``prose=True``: a sentence, such as a binding constraint) on its own indented paragraph. Rich
+wraps at spaces, so no word is split and nothing is cropped, whatever the width.
 """
 
 from __future__ import annotations
@@ -16,9 +15,6 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
-
-PROSE_MIN = 28  # characters a wrapped prose column needs to stay readable
-
 
 @dataclass(frozen=True)
 class Col:
@@ -37,17 +33,10 @@ def _width(text: str) -> int:
 
 
 def fits(console: Console, columns: Sequence[Col], rows: Sequence[Sequence[str]]) -> bool:
-    """Whether the table fits: short columns whole, each prose column >= PROSE_MIN wide."""
-    fixed = 0
-    prose = 0
-    for i, col in enumerate(columns):
-        natural = max([_width(col.name)] + [_width(r[i]) for r in rows])
-        if col.prose:
-            prose += min(natural, PROSE_MIN)
-        else:
-            fixed += natural
+    """Whether the table fits with every cell whole on one line."""
+    natural = sum(max([_width(col.name)] + [_width(r[i]) for r in rows]) for i, col in enumerate(columns))
     borders = 3 * len(columns) + 1  # "│ " before each cell, " " after, and the last "│"
-    return fixed + prose + borders <= console.width
+    return natural + borders <= console.width
 
 
 def print_rows(console: Console, title: str, columns: Sequence[Col], rows: Sequence[Sequence[str]],
@@ -58,7 +47,7 @@ def print_rows(console: Console, title: str, columns: Sequence[Col], rows: Seque
         table = Table(title=title, title_justify="left")
         for col in columns:
             table.add_column(col.name, justify=col.justify if not col.prose else "left",  # type: ignore[arg-type]
-                             no_wrap=not col.prose, overflow="fold")
+                             no_wrap=True)
         for cells, style in zip(rows, styles):
             table.add_row(*(Text(c) for c in cells), style=style)
         console.print(table)
@@ -72,4 +61,4 @@ def print_rows(console: Console, title: str, columns: Sequence[Col], rows: Seque
         console.print(head, style=style)
         for c, v in zip(columns[1:], cells[1:]):
             if c.prose and v not in ("", "-"):
-                console.print(Padding(Text(f"{c.name}: {v}"), (0, 0, 0, 2)), style=style)
+                console.print(Padding(Text(f"{c.name}: {v}"), (0, 0, 0, 2), expand=False), style=style)

@@ -136,13 +136,14 @@ def print_verdicts(verdicts: Iterable[Verdict], console: Any, title: str = "Clai
         style = {CONTRADICTED: "red", HOLDS: "green"}.get(v.status, "dim")
         head = Text()
         head.append(v.status, style=f"bold {style}")
-        head.append(f"  {v.id}" + (f" ({v.workers} workers)" if v.workers else "") + f": claimed {v.claimed_text}")
+        workers = f" ({v.workers} {'worker' if v.workers == 1 else 'workers'})" if v.workers else ""
+        head.append(f"  {v.id}{workers}: claimed {v.claimed_text}")
         if v.model is not None:
             head.append(f", model {fmt_value(v.model, v.unit)}")
         if v.measured is not None:
             head.append(f", measured {fmt_value(v.measured, v.unit)}")
         console.print(head)
-        console.print(Padding(Text(v.arithmetic), (0, 0, 0, 2)))
+        console.print(Padding(Text(v.arithmetic), (0, 0, 0, 2), expand=False))
 
 
 def print_result(result: SweepResult, verdicts: list[Verdict] | None = None, console: Any = None) -> None:
