@@ -31,8 +31,8 @@ def test_every_claims_arithmetic_is_shown_whole(demo_runs, columns):
 
 
 def test_speed_table_is_whole_at_both_widths(demo_runs):
-    doc = json.loads((demo_runs[80].folder / "reproduction" / "report.json").read_text())
     for columns in WIDTHS:
+        doc = json.loads((demo_runs[columns].folder / "reproduction" / "report.json").read_text())
         shown = _flat(demo_runs[columns].output)
         for row in doc["table"]["rows"]:
             for cell in row:  # every cell, e.g. the binding constraint's whole sentence
