@@ -28,7 +28,7 @@ def demo_runs(tmp_path_factory) -> dict[int, DemoRun]:
     for width in WIDTHS:
         env = {**os.environ, "COLUMNS": str(width)}
         env.pop("TERM", None)
-        cmd = f'make -s demo DEMO_ARGS="--budget 1 --out {base / str(width)}" 2>&1 | cat'
+        cmd = f'make -s demo DEMO_ARGS="--budget 0.5 --out {base / str(width)}" 2>&1 | cat'
         procs[width] = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], cwd=ROOT, env=env,
                                         stdout=subprocess.PIPE, text=True)
     runs = {}

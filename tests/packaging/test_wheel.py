@@ -51,7 +51,7 @@ def venv(tmp_path_factory) -> Path:
     assert "[pytest11]" in entry_points and "harness = harness.pytest_plugin" in entry_points
     env_dir = work / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=120)
-    installed = _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", f"{wheel}[locust,pytest]",
+    installed = _run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "--no-compile", f"{wheel}[locust,pytest]",
                       "-r", str(ROOT / "examples" / "requirements.txt")], env_dir, work, timeout=600)
     assert installed.returncode == 0, installed.stderr[-3000:]
     return env_dir
