@@ -31,7 +31,8 @@ BARE_ROUNDS = 3
 EXTRA_ROUNDS = 2
 BUSY_SHARE = 0.9
 
-CHAT_BODY = json.dumps({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 16})
+CHAT_BODY = json.dumps({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "Say hi."}],
+                        "max_completion_tokens": 16})  # gpt-5-nano refuses max_tokens (strict mock)
 
 # The RPM and TPM buckets stay on (every answer carries its x-ratelimit-* headers) but never
 # refuse; latency is next to nothing, so the round measures the server, not its sleeps.
