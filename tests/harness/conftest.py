@@ -24,6 +24,9 @@ class DemoRun:
 @pytest.fixture(scope="session")
 def demo_runs(tmp_path_factory) -> dict[int, DemoRun]:
     base = tmp_path_factory.mktemp("demo")
+    # the virtualenv first, once: two makes must not both rebuild it
+    made = subprocess.run(["make", "-s", "venv"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
     procs = {}
     for width in WIDTHS:
         env = {**os.environ, "COLUMNS": str(width)}
