@@ -86,9 +86,10 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Continue the run recorded in the checkpoint."),
     target: str = typer.Option("mock", "--target", help="mock (start or use a mock server) or real (the real API)."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Mock time compression (0.01 = 100x faster)."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent."),
-    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time)."),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on 127.0.0.1:P."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent (> 0)."),
+    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time, > 0)."),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", min=1, max=65535,
+                                               help="Serve Prometheus /metrics on 127.0.0.1:P."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table (CI)."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the run summary as JSON."),
     transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.runner.transports.fast, the default), aiohttp or httpx."),
@@ -99,6 +100,18 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    max_item_bytes: int = typer.Option(10 * 1024 * 1024, "--max-item-bytes", min=1,
+                                       help="An input record larger than this fails (its line named) instead of "
+                                            "being sent as a huge body."),
+    unique_ids: bool = typer.Option(False, "--unique-ids", help="Refuse an input whose ids repeat (default: a "
+                                    "warning before the run)."),
+    keep_connection_failures: bool = typer.Option(False, "--keep-connection-failures", help="On --resume, do "
+                                                  "not run again the items that failed because the target "
+                                                  "could not be reached (they are run again by default)."),
+    breaker_after: int = typer.Option(10, "--breaker-after", min=1, help="Consecutive connection failures (all "
+                                      "workers) after which a target's calls pause while it is probed."),
+    breaker_give_up: float = typer.Option(60.0, "--breaker-give-up", min=0.0, help="Seconds of probing an "
+                                          "unreachable target before the run stops (exit 3, resumable)."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write summary.json and report.html (one "
                                               "page: the summary table and plots) into this folder."),
 ) -> None:
@@ -113,7 +126,9 @@ def run(
         loaded, input=input, output=output, checkpoint=checkpoint, resume=resume, workers=workers,
         time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport, target=target,
         metrics_port=metrics_port, quiet=quiet, summary_json=summary_json, metrics=not no_metrics,
-        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr)
+        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr,
+        max_item_bytes=max_item_bytes, unique_ids=unique_ids, breaker_threshold=breaker_after,
+        breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
     summary = run_scenario(loaded, config)
     if report_dir is not None:
         import json
@@ -123,10 +138,11 @@ def run(
         report_dir.mkdir(parents=True, exist_ok=True)
         (report_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2, default=str))
         typer.echo(f"report: {write_html(report_dir)}", err=True)
-    if quiet:
-        typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
-                   f" -> {summary.output}")
+    # where the output went, always (on stderr beside the progress; on stdout with --quiet)
+    typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
+               f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
     if summary.stop_reason:
+        typer.echo(f"stopped: {summary.stop_reason}", err=True)
         raise typer.Exit(3)
 
 
@@ -141,7 +157,10 @@ def failed(
 
     from harness.runner.checkpoint import Checkpoint
     from harness.runner.inputs import read_items
+    from harness.runner.run import check_writable
 
+    if output is not None:
+        check_writable(output, "--output")
     ckpt = Checkpoint.open_existing(checkpoint)
     failed_rows = {seq: (item_id, reason) for seq, item_id, reason, _ in ckpt.failed()}
     in_path = Path(ckpt.get_meta("input") or "")
@@ -206,7 +225,12 @@ def loadspec(
         if workers is not None:
             raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
         spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
-    folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+    # a run's spec and a plan's go to different folders by default, so one never replaces the other
+    folder = out or Path("reports") / (f"loadspec-{spec.scenario}" + ("-run" if spec.source == "run" else ""))
+    replaced = _spec_source(folder / "load_spec.json")
+    if replaced is not None and replaced != spec.source:
+        typer.echo(f"note: {folder}/ held the load spec of a {replaced}; it is replaced by this {spec.source}'s",
+                   err=True)
     written = write_loadspec(spec, folder)
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
@@ -214,6 +238,16 @@ def loadspec(
                f"{v['total_requests']} requests in {v['duration']}")
     for path in written.values():
         typer.echo(f"  {path}")
+
+
+def _spec_source(path: Path) -> Optional[str]:
+    """``plan`` or ``run``: where the load spec already in a folder came from (None: none)."""
+    import json
+
+    try:
+        return json.loads(path.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -289,6 +323,20 @@ def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: 
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
 
 
+def _check_out(loaded, out: Optional[Path]) -> None:
+    """The report folder is writable: found before the sweep, not after it."""
+    from harness.reporting.report import default_out_dir
+    from harness.runner.run import check_writable
+
+    check_writable((out or default_out_dir(loaded.scenario.name)) / "report.md", "--out")
+
+
+def _check_time_scale(value: Optional[float]) -> None:
+    """nan compares false with everything, so it is tested as "not > 0"."""
+    if value is not None and not value > 0:
+        raise _usage(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {value}")
+
+
 def _progress(message: str) -> None:
     from harness.reporting.console import make_console
 
@@ -304,7 +352,7 @@ def sweep(
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Items actually run per worker count (default: what fits the budget)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count when choosing the sample."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
@@ -315,7 +363,9 @@ def sweep(
 
     t0 = time.monotonic()
     ws = _parse_workers(workers)
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
+    _check_out(loaded, out)
     result = sweep_scenario(loaded, ws, items, sample=sample, time_scale=time_scale, budget_s=budget,
                             progress=_progress)
     _report(loaded, result, None, out, f"Sweep: {loaded.scenario.name}", time.monotonic() - t0)
@@ -325,7 +375,7 @@ def sweep(
 @_report_errors
 def reproduce(
     scenario: Path = typer.Argument(..., help="A seed scenario with a claims: section (scenarios/seeds/*.yaml)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
 ) -> None:
@@ -337,7 +387,9 @@ def reproduce(
     from harness.scenario import load_scenario
 
     t0 = time.monotonic()
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
+    _check_out(loaded, out)
     done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     claims = loaded.scenario.claims or {}
     _report(loaded, done.result, done.verdicts, out,
@@ -361,8 +413,7 @@ def knee(
 
     from harness.planning.knee import KneeConfig, format_report, knee_from_csv
 
-    if time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    _check_time_scale(time_scale)
     config = KneeConfig(slo_p95=slo_p95, max_error_ratio=max_error_ratio, max_rate_limited_ratio=max_429_ratio,
                         min_growth=min_growth, time_scale=time_scale)
     report = knee_from_csv(history, config)
