@@ -30,7 +30,7 @@ def _row(out: str, workers: int) -> str:
 def test_plan_seed003_matches_model():
     # wide enough for the table (narrower consoles get one block per row: tests/harness/reporting/test_console.py)
     res = runner.invoke(app, ["plan", str(SEED003), "--items", "200000", "--workers", "1,5,10,20,50"],
-                        env={"COLUMNS": "250"})
+                        env={"COLUMNS": "400"})
     assert res.exit_code == 0, res.output
     out = res.output
     assert "time for 200,000" in out and "binding constraint" in out and "429 risk" in out
