@@ -112,11 +112,17 @@ def run(
                                       "workers) after which a target's calls pause while it is probed."),
     breaker_give_up: float = typer.Option(60.0, "--breaker-give-up", min=0.0, help="Seconds of probing an "
                                           "unreachable target before the run stops (exit 3, resumable)."),
+    mode: str = typer.Option("online", "--mode", help="online (the runner calls the API) or batch (one LLM call "
+                             "per item through the provider's Batch API at its batch price; see README)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="--mode batch: requests per batch "
+                                             "(default: the provider's most, as the profile says)."),
     report_dir: Optional[Path] = typer.Option(None, "--report", help="Write summary.json and report.html (one "
                                               "page: the summary table and plots) into this folder."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
-    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
+    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
+    `--mode batch`, through the provider's Batch API (submit, poll, download, rows in order,
+    a journal so that `--resume` never submits a batch twice)."""
     from harness.api import run as run_scenario
     from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
@@ -129,6 +135,17 @@ def run(
         metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr,
         max_item_bytes=max_item_bytes, unique_ids=unique_ids, breaker_threshold=breaker_after,
         breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
+    if mode not in ("online", "batch"):
+        raise _usage(f"--mode must be 'online' or 'batch', got {mode!r}")
+    if mode == "batch":
+        from harness.runner.batch_mode import execute_batch
+
+        done = execute_batch(loaded, config, batch_size)
+        typer.echo(f"{done['items_done']} done, {done['items_failed']} failed of {done['items_total']} in "
+                   f"{done['batches_submitted']} batch(es) -> {done['output']}", err=not quiet)
+        return
+    if batch_size is not None:
+        raise _usage("--batch-size applies to --mode batch only")
     summary = run_scenario(loaded, config)
     if report_dir is not None:
         import json
@@ -232,6 +249,9 @@ def loadspec(
         typer.echo(f"note: {folder}/ held the load spec of a {replaced}; it is replaced by this {spec.source}'s",
                    err=True)
     written = write_loadspec(spec, folder)
+    if plan is not None:
+        _batch_route_section(loaded, n, [workers or loaded.scenario.workers], None,
+                             written.get("LOAD_SPEC.md"), written.get("load_spec.json"))
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
                f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
@@ -248,6 +268,17 @@ def _spec_source(path: Path) -> Optional[str]:
         return json.loads(path.read_text()).get("source")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _batch_route_section(loaded, items, workers, console, markdown, json_path) -> None:
+    """The provider Batch API route beside an online plan (harness/planning/batch_route.py)."""
+    from harness.commands.batch_plan import add_to_reports, route_for_scenario
+    from harness.reporting.batch_view import print_batch_route
+
+    route = route_for_scenario(loaded, items, workers)
+    add_to_reports(route, markdown, json_path)
+    if console is not None:
+        print_batch_route(route, console)
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -284,9 +315,14 @@ def plan(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="Batch route: the time the batch must be "
+                                           "done in (3600, 90m, 24h, 2d); decides online vs the Batch API."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Batch route: the most the batch may cost (dollars)."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
-    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk; for
+    OpenAI and Anthropic calls also the provider's Batch API route (cost, expected and p99
+    completion) and which route to take."""
     import json
 
     from harness.api import plan as plan_scenario
@@ -303,13 +339,21 @@ def plan(
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
+    from harness.commands.batch_plan import batch_route_for
+    from harness.planning.planner import CapacityModel, WhatIf
+
+    route = batch_route_for(CapacityModel(loaded, WhatIf(latency_factor, limit_factor)), n,
+                            [p.predicted for p in result.points], deadline, budget)
     if json_out:
-        typer.echo(json.dumps(to_json(result), indent=2, default=str))
+        typer.echo(json.dumps({**to_json(result), "batch_route": route.as_dict()}, indent=2, default=str))
         return
     con = make_console()
     print_table(result, con, title=f"{sc.name}: plan for {n:,} items", with_claims=False)
     for note in result.notes:
         con.print(f"note: {note}")
+    from harness.reporting.batch_view import print_batch_route
+
+    print_batch_route(route, con)
 
 
 def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
@@ -320,6 +364,8 @@ def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: 
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
+    _batch_route_section(loaded, result.items, [p.workers for p in result.points], con, files.get("report.md"),
+                         files.get("report.json"))
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
 
 
@@ -420,6 +466,15 @@ def knee(
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
     if report.knee is None:
         raise typer.Exit(1)
+
+
+# -- commands in their own modules (harness/commands/) --
+from harness.commands.calibrate import calibrate as _calibrate  # noqa: E402
+
+app.command(name="calibrate")(_calibrate)
+from harness.commands.compare import compare as _compare  # noqa: E402
+
+app.command(name="compare")(_compare)
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""The harness's subcommands, one module each; harness/cli.py registers them."""
+"""Subcommands that live in their own module; harness/cli.py registers each with one line."""

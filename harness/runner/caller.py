@@ -22,6 +22,7 @@ from mock_servers.profile import Profile
 
 from harness.runner.adaptive import AdaptiveConcurrency
 from harness.runner.breaker import CircuitBreaker
+from harness.runner.figures import FigureBook
 from harness.errors import CallFailed, TransportError
 from harness.runner.learning import learn_from_headers, retry_after_seconds
 from harness.runner.limiter import Rate, RateLimiter
@@ -30,7 +31,7 @@ from harness.runner.metrics import RunnerMetrics
 from harness.runner.retry import Outcome, RetryPolicy, classify_status
 from harness.runner.stats import RunStats
 from harness.runner.transports import HttpResponse, make_transport
-from harness.runner.usage import limiter_cost, price_of, usage_of
+from harness.runner.usage import Usage, limiter_cost, price_of, usage_of
 
 _OVERLOADED = {503, 529}
 
@@ -88,6 +89,7 @@ class Caller:
                                               give_up_after=breaker_give_up, on_change=self._breaker_note,
                                               on_give_up=on_give_up)
                          for name, t in targets.items()}
+        self.figures = FigureBook(time_scale)  # per-request figures for `harness calibrate`
         gauge = metrics.in_flight_g
         if hasattr(gauge, "set_function"):
             gauge.set_function(lambda: self.stats.in_flight)
@@ -123,6 +125,8 @@ class Caller:
         ok_count = m.child(m.requests, target.name, endpoint, "ok")
         op_limiter = target.op_limiter(endpoint)
         breaker = self.breakers[target.name]
+        fig = self.figures.slot(target.name, endpoint, body.get("model") if isinstance(body, dict) else None,
+                                target.profile.kind, target.profile.name)
         attempt = 0
         while True:
             attempt += 1
@@ -159,6 +163,8 @@ class Caller:
             if resp is not None:
                 resp_count.inc(len(resp.body))
                 self.stats.bytes(len(data or b""), len(resp.body))
+                if fig.wants_headers():
+                    fig.add_headers(resp.status, resp.headers)
                 if target.learn:
                     self._learn(target, resp.headers, op_limiter)
                 parsed, malformed = _parse(resp)
@@ -186,8 +192,13 @@ class Caller:
             (ok_count if outcome is Outcome.OK else m.child(m.requests, target.name, endpoint, outcome.value)).inc()
             self.stats.request(outcome.value, elapsed)  # after a malformed 200 became server_error
             if outcome is Outcome.OK:
-                self._account(target, body, parsed, cost)
+                usage = self._account(target, body, parsed, cost)
+                fig.add(elapsed, str(resp.status), len(data or b""), len(resp.body),  # type: ignore[union-attr]
+                        usage.input_tokens, usage.output_tokens)
                 return parsed, attempt
+            fig.add(elapsed, outcome.value if resp is None else ("malformed" if resp.status < 300 else str(resp.status)),
+                    len(data or b""),
+                    0 if resp is None else len(resp.body), ok=False)
             if not self.policy.should_retry(outcome, attempt):
                 kind = outcome.value
                 raise CallFailed(self.redact(f"{kind} after {attempt} attempt{'s' if attempt > 1 else ''}: {detail}"),
@@ -220,7 +231,7 @@ class Caller:
             if current is None or abs(current.per_second - rate.per_second) > 1e-9 * rate.per_second:
                 limiter.set_rate(dim, rate)
 
-    def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> None:
+    def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> Usage:
         usage = usage_of(target.profile, parsed)
         if usage.output_tokens and "output_tokens_per_minute" in cost:
             unused = cost["output_tokens_per_minute"] - usage.output_tokens
@@ -236,6 +247,7 @@ class Caller:
         if dollars:
             m.cost_c.inc(dollars)
         self.stats.usage(usage.input_tokens, usage.output_tokens, dollars)
+        return usage
 
 
 class CallHandle:

@@ -297,6 +297,15 @@ class Checkpoint:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    def set_figures(self, figures: dict[str, Any]) -> None:
+        """Store the run's per-request figures (:class:`harness.runner.figures.FigureBook`, for
+        ``harness calibrate``): bounded samples and counts, never a key or a body."""
+        self.set_meta("figures", orjson.dumps(figures).decode())
+
+    def get_figures(self) -> dict[str, Any] | None:
+        text = self.get_meta("figures")
+        return None if text is None else orjson.loads(text)
+
     def output_position(self) -> tuple[int, int]:
         """(next seq to write, byte offset of the output file after the rows written)."""
         with self._lock:

@@ -108,6 +108,8 @@ class Engine:
         if opts.resume:
             writer.skip_finished()
         total = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
+        if opts.resume:
+            self.caller.figures.resume_from(ckpt.get_figures())
         counts = ckpt.counts()
         self.stats.start(total=total, already_done=counts.get("done", 0), already_failed=counts.get("failed", 0))
         m = self.metrics
@@ -148,6 +150,7 @@ class Engine:
         try:
             # what was measured, for `harness loadspec --run CHECKPOINT`
             ckpt.set_meta("summary", orjson.dumps({**self.stats.summary(), "workers": self.workers}).decode())
+            ckpt.set_figures(self.caller.figures.to_dict())  # for `harness calibrate CHECKPOINT`
         except sqlite3.Error as exc:
             self._storage_failed(exc)
             self.stats.stop_reason = self.stop_reason
@@ -277,6 +280,15 @@ class Engine:
             if task is not current and not task.done():
                 task.cancel()
 
+    def _save_figures(self) -> None:
+        ckpt = getattr(self, "_ckpt", None)
+        if ckpt is None:
+            return
+        try:
+            ckpt.set_figures(self.caller.figures.to_dict())
+        except Exception:  # noqa: BLE001 - a busy journal retries at the next tick or the end
+            pass
+
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -297,8 +309,12 @@ class Engine:
         self.halt(f"interrupted by {signal.Signals(sig).name}; items in flight are left for --resume")
 
     async def _tick(self) -> None:
+        ticks = 0
         while True:
             await asyncio.sleep(0.25)
+            ticks += 1
+            if ticks % 40 == 0:  # every ~10 s, so a kill -9 loses at most that much of the figures
+                self._save_figures()
             self.stats.sample()
             eta = self.stats.eta_seconds()
             if eta is not None:

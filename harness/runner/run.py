@@ -141,6 +141,21 @@ def check_writable(path: Path, what: str) -> None:
                             "choose a writable folder") from None
 
 
+def ready_targets(loaded: LoadedScenario, config: RunConfig, stack: ExitStack) -> dict[str, TargetRuntime]:
+    """The run's targets, reachable: a mock started for the scenario's profiles (closed with
+    ``stack``) unless every target names a running one or the run is ``--target real``."""
+    mock_base = None
+    if config.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
+        shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
+        files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
+        sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
+        mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=config.time_scale))
+        mock_base = mock.base_url
+    targets = build_targets(loaded, config.target, mock_base, config.time_scale)
+    preflight(targets)
+    return targets
+
+
 def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None = None,
             planned_duration_s: float | None = None) -> dict:
     """Run a scenario to the end (or a stop); returns the summary dictionary.
@@ -157,15 +172,7 @@ def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None =
         check_writable(req.summary_json, "--summary-json")
     _check_duplicates(loaded, opts, req.unique_ids, console)
     with ExitStack() as stack:
-        mock_base = None
-        if req.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
-            shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
-            files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
-            sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
-            mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
-            mock_base = mock.base_url
-        targets = build_targets(loaded, req.target, mock_base, opts.time_scale)
-        preflight(targets)
+        targets = ready_targets(loaded, opts, stack)
         metrics = RunnerMetrics(opts.run_id) if req.metrics else NullMetrics(opts.run_id)
         if req.metrics and planned_duration_s is not None:
             metrics.planned_duration_g.set(planned_duration_s * opts.time_scale)
