@@ -1,7 +1,9 @@
 """The time scale: every profile duration is multiplied by it, every rate divided by it.
 
 A 10-minute scenario runs in 6 s at 0.01. Headers the mock sends (reset times, retry-after)
-are in wall-clock time, so an unmodified client waits the compressed time.
+are in wall-clock time, so an unmodified client waits the compressed time. The mock, the
+runner, its limiter, retries and header learning, and the sweep all take one ``TimeScale``,
+validated once where it is made.
 """
 
 from __future__ import annotations
@@ -17,14 +19,37 @@ class TimeScale:
         if not self.factor > 0:
             raise ValueError(f"time_scale must be > 0, got {self.factor}")
 
+    @classmethod
+    def of(cls, value: "TimeScale | float") -> "TimeScale":
+        """``value`` as a TimeScale (a number is validated here)."""
+        return value if isinstance(value, TimeScale) else cls(float(value))
+
+    @property
+    def compressed(self) -> bool:
+        return self.factor != 1.0
+
     def seconds(self, profile_seconds: float) -> float:
         """Wall-clock seconds for a profile duration."""
         return profile_seconds * self.factor
+
+    def profile_seconds(self, wall_seconds: float) -> float:
+        """Profile (real) seconds for a wall-clock duration."""
+        return wall_seconds / self.factor
 
     def per_second(self, per_profile_second: float) -> float:
         """Wall-clock rate for a profile rate (per second)."""
         return per_profile_second / self.factor
 
+    def profile_rate(self, per_wall_second: float) -> float:
+        """Profile (real) rate for a rate measured in wall time."""
+        return per_wall_second * self.factor
+
     def per_minute(self, per_profile_minute: float) -> float:
         """Wall-clock per-second rate for a per-minute profile limit."""
         return per_profile_minute / (60.0 * self.factor)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.factor, spec)
+
+
+REAL_TIME = TimeScale(1.0)

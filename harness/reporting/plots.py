@@ -122,10 +122,10 @@ def _binding_limit(result: SweepResult) -> tuple[str, float] | None:
     last = max(result.points, key=lambda p: p.workers).predicted
     cons = [c for c in last.constraints if c.rate > 0 and math.isfinite(c.rate)]
     for c in cons:
-        if last.binding == f"{c.name}: {c.note}":
-            return f"{c.name}: {c.note}", c.rate
+        if last.binding == c:
+            return str(c), c.rate
     best = min(cons, key=lambda c: c.rate, default=None)
-    return (f"{best.name}: {best.note}", best.rate) if best else None
+    return (str(best), best.rate) if best else None
 
 
 def plot_throughput(result: SweepResult, out_dir: Path, stem: str = "throughput") -> dict[str, Path]:

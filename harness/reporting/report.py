@@ -36,7 +36,7 @@ def rows(result: SweepResult) -> list[dict[str, Any]]:
             "duration_s": pr.duration_s,
             "speedup": (seq.duration_s / pr.duration_s) if (seq and pr.duration_s > 0) else None,
             "faster_pct": (100 * (1 - pr.duration_s / seq.duration_s)) if (seq and seq.duration_s > 0) else None,
-            "binding": pr.binding,
+            "binding": str(pr.binding),
             "risk": pr.risk,
             "requests_per_s": pr.requests_per_s,
             "peak_requests_per_s": pr.peak_requests_per_s,
