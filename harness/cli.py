@@ -36,7 +36,30 @@ def _root(
 app.command(name="mock")(mock_command)
 
 
+def _report_errors(fn):
+    """Every command maps errors the same way: a harness error is one line on stderr and its
+    class's exit code (2 for bad input, naming the field and value); a ValueError or OSError
+    from below (a bad file, a full disk) is bad input too. Never a traceback."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from harness.errors import HarnessError
+
+        try:
+            return fn(*args, **kwargs)
+        except HarnessError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except (ValueError, OSError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
 @app.command()
+@_report_errors
 def demo(
     out: Path = typer.Option(Path("reports/demo"), "--out", help="Where the report and the load spec go."),
     budget: float = typer.Option(8.0, "--budget", min=0.5, help="Wall seconds per worker count of the sweep."),
@@ -48,6 +71,7 @@ def demo(
     run_demo(out=out, budget=budget)
 
 @app.command()
+@_report_errors
 def run(
     scenario: Path = typer.Argument(..., help="The scenario YAML (see README, 'Scenario format')."),
     input: Optional[Path] = typer.Option(None, "--input", help="CSV or JSONL input; default input.path of the scenario."),
@@ -73,47 +97,26 @@ def run(
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
-    from harness.errors import HarnessError
-    from harness.runner.engine import RunOptions
-    from harness.runner.run import RunRequest, execute
+    from harness.api import run as run_scenario
+    from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
 
-    try:
-        if target not in ("mock", "real"):
-            raise _usage(f"--target must be 'mock' or 'real', got {target!r}")
-        if time_scale <= 0:
-            raise _usage(f"--time-scale must be > 0, got {time_scale}")
-        loaded = load_scenario(scenario)
-        sc = loaded.scenario
-        in_path = input or loaded.resolve(sc.input.path)
-        if in_path is None:
-            raise _usage("no input: give --input FILE or input.path in the scenario")
-        out_path = output or loaded.resolve(sc.output.path) or Path(f"{sc.name}-output.jsonl")
-        ckpt = checkpoint or out_path.with_name(out_path.name + ".checkpoint.sqlite")
-        opts = RunOptions(input=in_path, output=out_path, checkpoint=ckpt, resume=resume, workers=workers,
-                          time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport,
-                          input_format=sc.input.format, output_format=sc.output.format)
-        if no_metrics and (metrics_port is not None or pushgateway):
-            raise _usage("--no-metrics cannot be combined with --metrics-port or --pushgateway")
-        summary = execute(RunRequest(loaded, opts, target, metrics_port, quiet, summary_json,  # type: ignore[arg-type]
-                                     metrics=not no_metrics, metrics_linger=metrics_linger,
-                                     pushgateway=pushgateway, metrics_addr=metrics_addr))
-    except HarnessError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:  # CheckpointError, ValueError from inputs: a message, not a traceback
-        if type(exc).__name__ in ("CheckpointError",) or isinstance(exc, (ValueError, OSError)):
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        raise
+    loaded = load_scenario(scenario)
+    config = RunConfig.for_scenario(
+        loaded, input=input, output=output, checkpoint=checkpoint, resume=resume, workers=workers,
+        time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport, target=target,
+        metrics_port=metrics_port, quiet=quiet, summary_json=summary_json, metrics=not no_metrics,
+        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr)
+    summary = run_scenario(loaded, config)
     if quiet:
-        typer.echo(f"{summary['items_done']} done, {summary['items_failed']} failed of {summary['items_total']}"
-                   f" -> {summary['output']}")
-    if summary.get("stop_reason"):
+        typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
+                   f" -> {summary.output}")
+    if summary.stop_reason:
         raise typer.Exit(3)
 
 
 @app.command()
+@_report_errors
 def failed(
     checkpoint: Path = typer.Argument(..., help="The run's checkpoint (SQLite)."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the failed input rows here (JSONL); default stdout."),
@@ -121,14 +124,10 @@ def failed(
     """Export the failed items of a run (their input rows, with the reason) so they can be re-run."""
     import orjson
 
-    from harness.runner.checkpoint import Checkpoint, CheckpointError
+    from harness.runner.checkpoint import Checkpoint
     from harness.runner.inputs import read_items
 
-    try:
-        ckpt = Checkpoint.open_existing(checkpoint)
-    except CheckpointError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    ckpt = Checkpoint.open_existing(checkpoint)
     failed_rows = {seq: (item_id, reason) for seq, item_id, reason, _ in ckpt.failed()}
     in_path = Path(ckpt.get_meta("input") or "")
     fmt = ckpt.get_meta("input_format") or None
@@ -159,6 +158,7 @@ def _usage(message: str) -> Exception:
 
 
 @app.command()
+@_report_errors
 def loadspec(
     plan: Optional[Path] = typer.Option(None, "--plan", help="A scenario: predict its load with the capacity model."),
     run_ckpt: Optional[Path] = typer.Option(None, "--run", help="A finished run's checkpoint: use what it measured."),
@@ -175,29 +175,24 @@ def loadspec(
     """Write the DevOps load spec (LOAD_SPEC.md, load_spec.json) and the partner notice
     (partner_notice.txt): req/s, peak, connections, bandwidth, daily volume, duration,
     errors, our limits and retries, monitoring, rollback, questions for the partner."""
-    from harness.errors import HarnessError
     from harness.reporting.loadspec import LoadSpec, parse_start, write_loadspec
     from harness.scenario import load_scenario
 
-    try:
-        if (plan is None) == (run_ckpt is None):
-            raise _usage("give exactly one of --plan SCENARIO or --run CHECKPOINT")
-        when = parse_start(start)
-        if plan is not None:
-            loaded = load_scenario(plan)
-            n = items if items is not None else loaded.scenario.items
-            if not n:
-                raise _usage("--items N is required (the scenario has no `items`)")
-            spec = LoadSpec.from_plan(loaded, n, workers or loaded.scenario.workers, partner=partner, start=when)
-        else:
-            if workers is not None:
-                raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
-            spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
-        folder = out or Path("reports") / f"loadspec-{spec.scenario}"
-        written = write_loadspec(spec, folder)
-    except (HarnessError, ValueError, OSError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    if (plan is None) == (run_ckpt is None):
+        raise _usage("give exactly one of --plan SCENARIO or --run CHECKPOINT")
+    when = parse_start(start)
+    if plan is not None:
+        loaded = load_scenario(plan)
+        n = items if items is not None else loaded.scenario.items
+        if not n:
+            raise _usage("--items N is required (the scenario has no `items`)")
+        spec = LoadSpec.from_plan(loaded, n, workers or loaded.scenario.workers, partner=partner, start=when)
+    else:
+        if workers is not None:
+            raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
+        spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
+    folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+    written = write_loadspec(spec, folder)
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
                f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
@@ -229,26 +224,6 @@ def _parse_sets(sets: Optional[list[str]]) -> dict:
     return out
 
 
-def _report_errors(fn):
-    """Scenario and usage errors as one line on stderr and exit status 2, not a traceback."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from harness.errors import HarnessError
-
-        try:
-            return fn(*args, **kwargs)
-        except HarnessError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        except (ValueError, OSError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
 @app.command()
 @_report_errors
 def plan(
@@ -267,23 +242,16 @@ def plan(
 
     from rich.console import Console
 
-    from harness.planning.planner import CapacityModel, WhatIf
+    from harness.api import plan as plan_scenario
     from harness.reporting.report import render_table, to_json
     from harness.scenario import load_scenario
-    from harness.planning.sweep import SweepPoint, SweepResult, _count_input
 
+    ws = _parse_workers(workers)
     if latency_factor <= 0 or limit_factor <= 0:
         raise _usage("--latency-factor and --limit-factor must be > 0")
-    ws = _parse_workers(workers)
     loaded = load_scenario(scenario, extra_sets=_parse_sets(set_))
-    sc = loaded.scenario
-    n = items or sc.items or _count_input(loaded)
-    if not n:
-        raise _usage("no item count: give --items N (the scenario has no items: and no input to count)")
-    model = CapacityModel(loaded, WhatIf(latency_factor, limit_factor))
-    result = SweepResult(sc.name, n, 1.0, sequential=model.predict(1, n))
-    for w in ws:
-        result.points.append(SweepPoint(w, model.predict(w, n)))
+    result = plan_scenario(loaded, ws, items, latency_factor=latency_factor, limit_factor=limit_factor)
+    sc, n = loaded.scenario, result.items
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
@@ -296,32 +264,22 @@ def plan(
         con.print(f"note: {note}")
 
 
-def _sweep_and_report(loaded, ws: list[int], items: Optional[int], sample: Optional[int], time_scale: Optional[float],
-                      budget: float, out: Optional[Path], with_claims: bool, title: str) -> None:
-    import shutil
-    import tempfile
-    import time
-
+def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
     from rich.console import Console
 
-    from harness.planning.claims import check_claims
     from harness.reporting.report import default_out_dir, print_result, write_report
-    from harness.planning.sweep import run_sweep
 
     con = Console(width=max(160, Console().width))
-    t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
-    try:
-        result = run_sweep(loaded, ws, items=items, sample=sample, time_scale=time_scale, budget_s=budget,
-                           workdir=work, progress=lambda m: con.print(f"[dim]{m}[/dim]"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    verdicts = check_claims(loaded, result) if with_claims else None
-    elapsed = time.monotonic() - t0
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
+
+
+def _progress(message: str) -> None:
+    from rich.console import Console
+
+    Console(width=max(160, Console().width)).print(f"[dim]{message}[/dim]")
 
 
 @app.command()
@@ -337,13 +295,17 @@ def sweep(
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
+    import time
+
+    from harness.api import sweep as sweep_scenario
     from harness.scenario import load_scenario
 
-    if time_scale is not None and time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    t0 = time.monotonic()
+    ws = _parse_workers(workers)
     loaded = load_scenario(scenario)
-    _sweep_and_report(loaded, _parse_workers(workers), items, sample, time_scale, budget, out, False,
-                      f"Sweep: {loaded.scenario.name}")
+    result = sweep_scenario(loaded, ws, items, sample=sample, time_scale=time_scale, budget_s=budget,
+                            progress=_progress)
+    _report(loaded, result, None, out, f"Sweep: {loaded.scenario.name}", time.monotonic() - t0)
 
 
 @app.command()
@@ -356,17 +318,17 @@ def reproduce(
 ) -> None:
     """A sweep at every worker count of the document's table, with its claims as a third column
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
+    import time
+
+    from harness.api import reproduce as reproduce_scenario
     from harness.scenario import load_scenario
 
-    if time_scale is not None and time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    t0 = time.monotonic()
     loaded = load_scenario(scenario)
+    done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     claims = loaded.scenario.claims or {}
-    ws = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
-    if not ws:
-        raise _usage(f"{scenario}: no claims.table with worker counts to reproduce")
-    _sweep_and_report(loaded, ws, claims.get("items"), None, time_scale, budget, out, True,
-                      f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})")
+    _report(loaded, done.result, done.verdicts, out,
+            f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})", time.monotonic() - t0)
 
 
 @app.command()
@@ -387,7 +349,7 @@ def knee(
     from harness.planning.knee import KneeConfig, format_report, knee_from_csv
 
     if time_scale <= 0:
-        raise ValueError(f"--time-scale must be > 0, got {time_scale}")
+        raise _usage(f"--time-scale must be > 0, got {time_scale}")
     config = KneeConfig(slo_p95=slo_p95, max_error_ratio=max_error_ratio, max_rate_limited_ratio=max_429_ratio,
                         min_growth=min_growth, time_scale=time_scale)
     report = knee_from_csv(history, config)

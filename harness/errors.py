@@ -1,4 +1,24 @@
-"""The runner's exceptions. Transport errors map to the outcome labels of the metrics."""
+"""Every exception the harness raises on purpose, in one tree rooted at :class:`HarnessError`.
+
+Errors that stop a command carry the exit code the CLI uses; errors that stay inside a run
+carry the outcome label of the metrics (``harness_requests_total{outcome}``) or fail one item::
+
+    HarnessError                       exit 1
+    ├── InvalidInput (ValueError)      exit 2: the message names the field, the value and the fix
+    │   ├── ScenarioError              the scenario file or a command-line option
+    │   ├── CheckpointError            the checkpoint cannot be used as asked
+    │   └── OutputError                the output file does not match its checkpoint
+    ├── SetupError                     exit 2: the run cannot start, through no fault of the input
+    │   ├── TargetUnreachable          a target's host cannot be reached at all
+    │   └── MockStartError             the mock server did not come up
+    ├── ItemFailed                     one item fails, the run goes on (recorded with its reason)
+    │   ├── CallFailed                 a call ended without success (permanent, or retries exhausted)
+    │   └── TemplateFailure            a step's template cannot be rendered for this item's row
+    └── TransportError                 outcome ``timeout`` or ``connection_error``: no HTTP answer
+
+``InvalidInput`` is also a ``ValueError``, so code that validated with ``ValueError`` before
+keeps catching it.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +26,56 @@ from __future__ import annotations
 class HarnessError(Exception):
     """Base class of the harness's own errors."""
 
-
-class ScenarioError(HarnessError):
-    """The scenario (or a command-line option) is invalid; the message names field and fix.
-    The CLI exits 2 on it."""
+    exit_code: int = 1
 
 
-class TargetUnreachable(HarnessError):
+class InvalidInput(HarnessError, ValueError):
+    """Bad input (a scenario field, an option, a file); the CLI exits 2 with the message."""
+
+    exit_code = 2
+
+
+class ScenarioError(InvalidInput):
+    """The scenario (or a command-line option) is invalid; the message names field and fix."""
+
+
+class CheckpointError(InvalidInput):
+    """The checkpoint cannot be used as asked (exists, missing, other scenario, in use)."""
+
+
+class OutputError(InvalidInput):
+    """The output file does not match the checkpoint (shorter than recorded, other columns)."""
+
+
+class SetupError(HarnessError):
+    """The run cannot start: something it needs is not there. The CLI exits 2."""
+
+    exit_code = 2
+
+
+class TargetUnreachable(SetupError):
     """A target cannot be reached at all before the run starts."""
+
+
+class MockStartError(SetupError):
+    """The mock server did not come up; the message has its output."""
+
+
+class ItemFailed(HarnessError):
+    """One item failed; the engine records it as ``failed`` with the message as its reason."""
+
+
+class CallFailed(ItemFailed):
+    """A call ended without success: a permanent error or retries exhausted."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class TemplateFailure(ItemFailed):
+    """A template could not be rendered for this item."""
 
 
 class TransportError(HarnessError):
@@ -22,3 +84,9 @@ class TransportError(HarnessError):
     def __init__(self, outcome: str, message: str) -> None:
         super().__init__(message)
         self.outcome = outcome
+
+
+__all__ = [
+    "CallFailed", "CheckpointError", "HarnessError", "InvalidInput", "ItemFailed", "MockStartError", "OutputError",
+    "ScenarioError", "SetupError", "TargetUnreachable", "TemplateFailure", "TransportError",
+]

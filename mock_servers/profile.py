@@ -73,6 +73,9 @@ class Limits(_Model):
     output_tokens_per_minute: float | None = Field(None, gt=0)
     requests_per_second: float | None = Field(None, gt=0)
     burst: float | None = Field(None, gt=0, description="bucket size for requests_per_second")
+    batch_enqueued_tokens: float | None = Field(
+        None, gt=0, description="prompt tokens of unfinished batches per model (OpenAI's batch queue limit)"
+    )
 
 
 class Capacity(_Model):
@@ -134,6 +137,17 @@ class ModelSpec(_Model):
     prices: dict[str, Any] | None = None
     output_tokens: dict[str, Any] | None = None
     context_window: int = Field(200_000, ge=1)
+    embedding_dimensions: int | None = Field(None, ge=1, description="an embedding model: its vector length")
+    max_output_tokens: int | None = Field(
+        None, ge=1, description="the largest max_tokens the real model accepts (strict mode refuses more)"
+    )
+    reasoning: bool = Field(
+        False, description="a reasoning model: max_completion_tokens only, default temperature only, reasoning_effort"
+    )
+    reasoning_share: float = Field(
+        0.0, ge=0, lt=1,
+        description="part of the output tokens spent reasoning (billed and paced as output, not shown as text)",
+    )
 
 
 class RateLimitedResponse(_Model):
@@ -162,6 +176,16 @@ class Endpoint(_Model):
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/': {self.path!r}")
         return self
+
+
+class BatchSettings(_Model):
+    """The provider's Batch API: turnaround (lognormal, profile seconds), window, discount, limits."""
+
+    turnaround: Latency = Latency(median=1800.0, p99=14400.0)
+    window_seconds: float = Field(86400.0, gt=0, description="the 24 h completion window; later is expired")
+    discount: float = Field(0.5, ge=0, le=1, description="batch price = (1 - discount) x the normal price")
+    max_requests: int = Field(50_000, ge=1, description="requests per batch")
+    max_bytes: int = Field(200 * 1024**2, ge=1, description="bytes of one batch's input")
 
 
 class Auth(_Model):
@@ -199,6 +223,11 @@ class Profile(_Model):
     endpoints: list[Endpoint] = Field(default_factory=list)
     rate_limited: RateLimitedResponse = RateLimitedResponse()
     keepa: KeepaTokens = KeepaTokens()
+    strict: bool = Field(True, description="refuse what the real API refuses; false accepts the old leniency")
+    max_request_bytes: int | None = Field(
+        None, ge=1, description="largest request body the real API takes (413 past it)"
+    )
+    batch: BatchSettings = BatchSettings()
 
     @property
     def mount(self) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from mock_servers.profile import Endpoint, Latency, Profile, TokenDistribution, lognormal_sigma
 from mock_servers.text import estimate_message_tokens
 
+from harness.errors import InvalidInput, ScenarioError
+from harness.planning.results import Constraint, Prediction
 from harness.runner.inputs import read_items
 from harness.scenario import LoadedScenario, PlannedCall
 from harness.runner.templates import TemplateFailure, compile_tree
@@ -47,43 +49,6 @@ class CallModel:
 
 
 @dataclass
-class Constraint:
-    """A limit on throughput: ``rate`` items per second after ``burst`` items at once."""
-
-    name: str
-    rate: float
-    burst: float = 0.0
-    server_side: bool = True
-    note: str = ""
-
-    def time_for(self, items: int) -> float:
-        return max(0.0, items - self.burst) / self.rate if self.rate > 0 else math.inf
-
-
-@dataclass
-class Prediction:
-    workers: int
-    items: int
-    duration_s: float
-    items_per_s: float
-    binding: str
-    item_time_s: float
-    requests_per_s: float
-    peak_requests_per_s: float
-    concurrency: float
-    bandwidth_out_bps: float
-    bandwidth_in_bps: float
-    risk: str
-    cost_total: float
-    constraints: list[Constraint] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        d = {k: v for k, v in self.__dict__.items() if k != "constraints"}
-        d["constraints"] = [c.__dict__ for c in self.constraints]
-        return d
-
-
-@dataclass
 class WhatIf:
     """Changes for ``harness plan``: scale latencies, override or scale limits."""
 
@@ -104,7 +69,7 @@ class CapacityModel:
         rows = [sample_row] if sample_row is not None else _sample_rows(loaded)
         self.calls = [self._call_model(c) for c in _average_calls(loaded, rows)]
         if not self.calls:
-            raise ValueError("the scenario makes no calls the planner can see (give a `plan:` section)")
+            raise ScenarioError("the scenario makes no calls the planner can see (give a `plan:` section)")
         cap = sc.retry.max_attempts
         self.attempts = [_expected_attempts(c.transient_p, cap) for c in self.calls]
 
@@ -240,9 +205,9 @@ class CapacityModel:
     # -- the prediction ----------------------------------------------------------------
     def predict(self, workers: int, items: int) -> Prediction:
         if workers < 1:
-            raise ValueError(f"workers must be >= 1 (requests in flight at most), got {workers}")
+            raise InvalidInput(f"workers must be >= 1 (requests in flight at most), got {workers}")
         if items < 0:
-            raise ValueError(f"items must be >= 0, got {items}")
+            raise InvalidInput(f"items must be >= 0, got {items}")
         t_item = self.item_time()
         if items >= workers:
             t_conc = (items - workers) / workers * t_item + self.expected_max_item_time(workers)
@@ -399,3 +364,12 @@ def _average_calls(loaded: LoadedScenario, rows: list[dict | None]) -> list[Plan
                 update[fld] = round(sum(values) / len(values))
         out.append(call.model_copy(update=update))
     return out
+
+
+def planned_duration(loaded: LoadedScenario, workers: int, items: int) -> float | None:
+    """The model's duration for a run (profile seconds), or None where it cannot predict: a plan
+    is a nicety for a run's metrics, never a reason for the run to fail."""
+    try:
+        return CapacityModel(loaded).predict(workers, items).duration_s
+    except Exception:  # noqa: BLE001
+        return None

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.runner.engine import RunOptions
+from harness.errors import ScenarioError
+from harness.runner.config import RunConfig
 from harness.runner.inputs import read_items
 from harness.runner.mockproc import start_mock
-from harness.planning.planner import CapacityModel, Prediction
+from harness.planning.planner import CapacityModel
+from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
 from harness.scenario import LoadedScenario
 
 # seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
@@ -39,43 +41,6 @@ MIN_SAMPLE = 150
 MAX_BUDGET_FACTOR = 5.0
 MIN_LIMITED_SAMPLE = 30
 LIMITED_WALL_FLOOR = 0.01  # seconds: the shortest mean call in wall time when no point is worker-bound
-
-
-@dataclass
-class Measured:
-    sample_items: int
-    wall_seconds: float
-    duration_s: float  # extrapolated to the full item count, real time
-    items_per_s: float  # steady throughput, real time
-    summary: dict[str, Any]
-
-
-@dataclass
-class SweepPoint:
-    workers: int
-    predicted: Prediction
-    measured: Measured | None = None
-    claim: dict[str, Any] | None = None
-
-    @property
-    def error(self) -> float | None:
-        """(measured - predicted) / predicted duration."""
-        if self.measured is None or self.predicted.duration_s <= 0:
-            return None
-        return (self.measured.duration_s - self.predicted.duration_s) / self.predicted.duration_s
-
-
-@dataclass
-class SweepResult:
-    scenario: str
-    items: int
-    time_scale: float
-    points: list[SweepPoint] = field(default_factory=list)
-    sequential: Prediction | None = None
-    notes: list[str] = field(default_factory=list)
-
-    def point(self, workers: int) -> SweepPoint | None:
-        return next((p for p in self.points if p.workers == workers), None)
 
 
 def choose_time_scale(model: CapacityModel, workers: list[int], items: int, budget_s: float = 12.0) -> float:
@@ -156,7 +121,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     from harness.runner.run import build_targets, run_engine
 
     sc = loaded.scenario
-    n_full = items or sc.items or _count_input(loaded)
+    n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
     scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
     cv = item_time_cv(model)
@@ -191,7 +156,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             sample_path = _write_sample(loaded, work / f"input-{w}.jsonl", n)
             _reset(mock.base_url)
             say(f"{sc.name}: {w} workers, {n} of {n_full} items at time scale {scale:g}")
-            opts = RunOptions(input=sample_path, output=work / f"output-{w}.jsonl",
+            opts = RunConfig(input=sample_path, output=work / f"output-{w}.jsonl",
                               checkpoint=work / f"checkpoint-{w}.sqlite", workers=w, time_scale=scale,
                               input_format="jsonl", output_format="jsonl")
             targets = build_targets(loaded, "mock", mock.base_url, scale)
@@ -209,7 +174,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
 def predict_only(loaded: LoadedScenario, workers: list[int], items: int | None = None) -> SweepResult:
     """The model alone (``harness plan``)."""
     sc = loaded.scenario
-    n_full = items or sc.items or _count_input(loaded)
+    n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     result = SweepResult(sc.name, n_full, 1.0, sequential=model.predict(1, n_full))
@@ -224,7 +189,7 @@ def _write_sample(loaded: LoadedScenario, path: Path, n: int) -> Path:
 
     src = loaded.resolve(loaded.scenario.input.path)
     if src is None:
-        raise ValueError("the scenario has no input.path to sample from")
+        raise ScenarioError("the scenario has no input.path to sample from")
     rows = []
     for item in read_items(src, loaded.scenario.input.format, loaded.scenario.input.id):
         if item.row is not None:
@@ -232,7 +197,7 @@ def _write_sample(loaded: LoadedScenario, path: Path, n: int) -> Path:
         if len(rows) >= n:
             break
     if not rows:
-        raise ValueError(f"no parsable rows in {src}")
+        raise ScenarioError(f"no parsable rows in {src}")
     id_field = loaded.scenario.input.id
     with path.open("wb") as f:
         for i in range(n):
@@ -249,7 +214,7 @@ def _reset(base_url: str) -> None:
         r.read()
 
 
-def _count_input(loaded: LoadedScenario) -> int:
+def count_input(loaded: LoadedScenario) -> int:
     from harness.runner.inputs import count_items
 
     src = loaded.resolve(loaded.scenario.input.path)

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.errors import InvalidInput
 from harness.scenario import LoadedScenario
 
 SECONDS_PER_DAY = 86_400
@@ -299,7 +300,7 @@ class LoadSpec:
         from harness.planning.planner import CapacityModel, _client_burst
 
         if items <= 0:
-            raise ValueError(f"--items must be > 0, got {items}")
+            raise InvalidInput(f"--items must be > 0, got {items}")
         model = CapacityModel(loaded)
         pred = model.predict(workers, items)
         n_req = sum(model.attempts)
@@ -349,14 +350,14 @@ class LoadSpec:
 
         meta = read_run_meta(checkpoint)
         if "summary" not in meta:
-            raise ValueError(f"checkpoint {checkpoint} has no run summary (the run never finished or "
+            raise InvalidInput(f"checkpoint {checkpoint} has no run summary (the run never finished or "
                              "predates `harness loadspec`)")
         s = json.loads(meta["summary"])
         finished = int(s.get("items_this_run") or 0)
         requests = int(s.get("requests") or 0)
         real = float(s.get("duration_real_seconds") or 0.0)
         if finished <= 0 or requests <= 0 or real <= 0:
-            raise ValueError(f"checkpoint {checkpoint}: the run finished no items; nothing was measured")
+            raise InvalidInput(f"checkpoint {checkpoint}: the run finished no items; nothing was measured")
         loaded = None
         notes: list[str] = []
         scenario_path = meta.get("scenario")
@@ -385,7 +386,7 @@ class LoadSpec:
         lat = s.get("latency_real_seconds") or {}
         n_items = items if items is not None else finished
         if n_items <= 0:
-            raise ValueError(f"--items must be > 0, got {n_items}")
+            raise InvalidInput(f"--items must be > 0, got {n_items}")
         bytes_out, bytes_in = float(bytes_.get("out", 0)), float(bytes_.get("in", 0))
         spec = cls(
             source="run", scenario=s.get("scenario") or (loaded.scenario.name if loaded else Path(checkpoint).stem),
@@ -433,7 +434,7 @@ def read_run_meta(checkpoint: Path) -> dict[str, str]:
     """A checkpoint's meta table, opened read-only (a running batch is not disturbed)."""
     path = Path(checkpoint)
     if not path.exists():
-        raise ValueError(f"checkpoint {path} does not exist")
+        raise InvalidInput(f"checkpoint {path} does not exist")
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
@@ -441,7 +442,7 @@ def read_run_meta(checkpoint: Path) -> dict[str, str]:
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:
-        raise ValueError(f"checkpoint {path} is not a harness checkpoint ({exc})") from None
+        raise InvalidInput(f"checkpoint {path} is not a harness checkpoint ({exc})") from None
     return {k: v for k, v in rows}
 
 
@@ -646,7 +647,7 @@ def parse_start(text: str | None) -> datetime | None:
         try:
             return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time())
         except ValueError:
-            raise ValueError(f"--start must be an ISO date like 2025-07-01 or 2025-07-01T09:00, got {text!r}") \
+            raise InvalidInput(f"--start must be an ISO date like 2025-07-01 or 2025-07-01T09:00, got {text!r}") \
                 from None
 
 

@@ -22,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from harness.planning.claims import bounds  # noqa: E402
-from harness.planning.sweep import SweepResult  # noqa: E402
+from harness.planning.results import SweepResult  # noqa: E402
 
 FIG_SIZE = (9.0, 5.5)  # inches
 DPI = 100  # PNG: 900 x 550 pixels

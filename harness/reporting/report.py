@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from harness.planning.claims import CONTRADICTED, HOLDS, Verdict, fmt_duration, fmt_num, fmt_value, summarize
-from harness.planning.sweep import SweepResult
+from harness.planning.results import SweepResult
 
 ACCURACY_BAR = 0.10  # the design's bar: predicted vs measured duration within 10%
 

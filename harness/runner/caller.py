@@ -20,7 +20,7 @@ import orjson
 from mock_servers.profile import Profile
 
 from harness.runner.adaptive import AdaptiveConcurrency
-from harness.errors import TransportError
+from harness.errors import CallFailed, TransportError
 from harness.runner.learning import learn_from_headers, retry_after_seconds
 from harness.runner.limiter import Rate, RateLimiter
 from harness.runner.metrics import RunnerMetrics
@@ -30,15 +30,6 @@ from harness.runner.transports import HttpResponse, make_transport
 from harness.runner.usage import limiter_cost, price_of, usage_of
 
 _OVERLOADED = {503, 529}
-
-
-class CallFailed(Exception):
-    """A call ended without success: a permanent error or retries exhausted."""
-
-    def __init__(self, reason: str, attempts: int) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.attempts = attempts
 
 
 @dataclass

@@ -23,6 +23,8 @@ from typing import Any, Iterable, Iterator, Literal
 
 import orjson
 
+from harness.errors import CheckpointError
+
 try:
     import fcntl
 except ImportError:  # not POSIX: no cross-process lock
@@ -65,10 +67,6 @@ ON CONFLICT (seq) DO UPDATE SET
     reason = excluded.reason, attempts = excluded.attempts, calls = excluded.calls
 WHERE items.status <> 'done'
 """
-
-
-class CheckpointError(Exception):
-    """The checkpoint cannot be used as asked (exists, missing, other scenario, in use)."""
 
 
 class Checkpoint:

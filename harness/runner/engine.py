@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +19,7 @@ import orjson
 from harness.runner.adaptive import AdaptiveConcurrency
 from harness.runner.caller import Caller, CallFailed, TargetRuntime
 from harness.runner.checkpoint import Checkpoint
+from harness.runner.config import RunConfig
 from harness.runner.inputs import InputItem, count_items, read_items
 from harness.runner.metrics import RunnerMetrics
 from harness.runner.output import OrderedWriter
@@ -28,23 +27,6 @@ from harness.runner.retry import RetryPolicy
 from harness.scenario import LoadedScenario
 from harness.runner.stats import RunStats
 from harness.runner.templates import TemplateFailure, compile_tree
-
-
-@dataclass
-class RunOptions:
-    input: Path
-    output: Path
-    checkpoint: Path
-    resume: bool = False
-    workers: int | None = None
-    time_scale: float = 1.0
-    max_cost: float | None = None
-    max_rps: float | None = None
-    transport: str = "fast"
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    input_format: str | None = None
-    output_format: str | None = None
-    total_hint: int | None = None
 
 
 class _CompiledStep:
@@ -64,7 +46,7 @@ class _CompiledStep:
 class Engine:
     """One run of a scenario. Build it, then ``await engine.run()``."""
 
-    def __init__(self, loaded: LoadedScenario, options: RunOptions, targets: dict[str, TargetRuntime],
+    def __init__(self, loaded: LoadedScenario, options: RunConfig, targets: dict[str, TargetRuntime],
                  metrics: RunnerMetrics, fingerprint: str, on_tick: Callable[[RunStats], None] | None = None) -> None:
         sc = loaded.scenario
         self.loaded = loaded

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from harness.errors import MockStartError
+
 _LISTEN = re.compile(r"listening on (http://\S+)")
-
-
-class MockStartError(RuntimeError):
-    """The mock server did not come up; the message has its output."""
 
 
 @dataclass

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Literal
 import orjson
 
 from harness.runner.checkpoint import Checkpoint
+from harness.errors import OutputError
 
 __all__ = ["OrderedWriter", "OutputError", "FIXED_COLUMNS"]
 
@@ -43,10 +44,6 @@ _COLUMNS_META = "output_columns"
 _PAGE = 1000  # rows read back from the checkpoint per query
 
 Row = tuple[int, str, str, "dict[str, Any] | None", "str | None"]
-
-
-class OutputError(Exception):
-    """The output file does not match the checkpoint (shorter than recorded, other columns)."""
 
 
 def _field_name(key: str) -> str:

@@ -16,16 +16,15 @@ import os
 import socket
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit
 
 import orjson
 from rich.console import Console
 
 from harness.runner.caller import TargetRuntime
-from harness.runner.engine import Engine, RunOptions
+from harness.runner.config import RunConfig
+from harness.runner.engine import Engine
 from harness.errors import ScenarioError, TargetUnreachable
 from harness.runner.limiter import Rate, RateLimiter
 from harness.runner.metrics import NullMetrics, RunnerMetrics
@@ -35,20 +34,6 @@ from harness.scenario import ClientLimits, LoadedScenario
 
 MOCK_KEY = "mock-key-not-a-secret"
 DEFAULT_HEADERS = {"anthropic": {"anthropic-version": "2023-06-01"}}
-
-
-@dataclass
-class RunRequest:
-    loaded: LoadedScenario
-    options: RunOptions
-    target_kind: Literal["mock", "real"] = "mock"
-    metrics_port: int | None = None
-    quiet: bool = False
-    summary_json: Path | None = None
-    metrics: bool = True               # False: --no-metrics (a no-op metrics object)
-    metrics_linger: float = 0.0        # keep /metrics up this long after the run (so it is scraped)
-    pushgateway: str | None = None     # push the final metrics there (short runs)
-    metrics_addr: str = "127.0.0.1"    # 0.0.0.0 in a container, so Prometheus can reach it
 
 
 def limiter_for(limits: ClientLimits, time_scale: float) -> tuple[RateLimiter, set[str]]:
@@ -130,29 +115,31 @@ def preflight(targets: dict[str, TargetRuntime], timeout: float = 5.0) -> None:
                 from None
 
 
-def execute(req: RunRequest, console: Console | None = None) -> dict:
-    """Run a scenario to the end (or a stop); returns the summary dictionary."""
+def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None = None,
+            planned_duration_s: float | None = None) -> dict:
+    """Run a scenario to the end (or a stop); returns the summary dictionary.
+
+    ``planned_duration_s`` (the capacity model's, profile time) becomes
+    ``harness_planned_duration_seconds`` in wall time, for the "ETA beyond plan" alert."""
     console = console or Console(stderr=True)
-    loaded, opts = req.loaded, req.options
-    if req.target_kind == "real" and opts.time_scale != 1.0:
-        raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
+    req = opts = config
     if not opts.input.exists():
         raise ScenarioError(f"input file not found: {opts.input} (give --input FILE or input.path in the scenario)")
     for path in (opts.output, opts.checkpoint):
         path.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         mock_base = None
-        if req.target_kind == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
+        if req.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
             shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
             files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
             sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
             mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
             mock_base = mock.base_url
-        targets = build_targets(loaded, req.target_kind, mock_base, opts.time_scale)
+        targets = build_targets(loaded, req.target, mock_base, opts.time_scale)
         preflight(targets)
         metrics = RunnerMetrics(opts.run_id) if req.metrics else NullMetrics(opts.run_id)
-        if req.metrics:
-            _set_planned_duration(metrics, loaded, opts)
+        if req.metrics and planned_duration_s is not None:
+            metrics.planned_duration_g.set(planned_duration_s * opts.time_scale)
         if req.metrics_port is not None:
             from prometheus_client import start_http_server
 
@@ -162,7 +149,7 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
                         on_tick=display.update if display else None)
         stats = _run_async(engine)
     summary = stats.summary()
-    summary.update({"run_id": opts.run_id, "scenario": loaded.scenario.name, "target": req.target_kind,
+    summary.update({"run_id": opts.run_id, "scenario": loaded.scenario.name, "target": req.target,
                     "workers": engine.workers, "output": str(opts.output), "checkpoint": str(opts.checkpoint)})
     if req.summary_json is not None:
         req.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -180,22 +167,7 @@ def execute(req: RunRequest, console: Console | None = None) -> dict:
     return summary
 
 
-def _set_planned_duration(metrics, loaded: LoadedScenario, opts: RunOptions) -> None:
-    """``harness_planned_duration_seconds``: the capacity model's wall-clock duration for this run
-    (the "ETA beyond plan" alert compares against it). Left unset where the model cannot predict."""
-    try:
-        from harness.runner.inputs import count_items
-        from harness.planning.planner import CapacityModel
-
-        items = opts.total_hint if opts.total_hint is not None else count_items(opts.input, opts.input_format)
-        workers = opts.workers or loaded.scenario.workers
-        predicted = CapacityModel(loaded).predict(workers, items).duration_s
-        metrics.planned_duration_g.set(predicted * opts.time_scale)
-    except Exception:  # noqa: BLE001 - a plan is a nicety; never a reason for a run to fail
-        pass
-
-
-def run_engine(loaded: LoadedScenario, opts: RunOptions, targets: dict[str, TargetRuntime],
+def run_engine(loaded: LoadedScenario, opts: RunConfig, targets: dict[str, TargetRuntime],
                record_completions: bool = False):
     """One quiet run against ready targets (the sweep's points); returns its RunStats."""
     engine = Engine(loaded, opts, targets, RunnerMetrics(opts.run_id), fingerprint(loaded, opts.input))

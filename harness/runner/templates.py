@@ -14,16 +14,14 @@ from typing import Any, Callable
 
 from jinja2 import Environment, StrictUndefined, TemplateError, Undefined
 
+from harness.errors import TemplateFailure
+
 _SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _env.filters["tojson_compact"] = lambda v: __import__("orjson").dumps(v).decode()
 
 Renderer = Callable[[dict[str, Any]], Any]
-
-
-class TemplateFailure(Exception):
-    """A template could not be rendered for this item."""
 
 
 def compile_tree(value: Any, where: str = "") -> Renderer:

@@ -15,7 +15,12 @@ from aiohttp import web
 
 from ..bucket import BucketSet
 from ..durations import retry_after_seconds, rfc3339
-from ..text import completion_text, estimate_message_tokens, token_pieces
+from ..text import estimate_message_tokens, estimate_tokens, token_pieces
+from ..validation import Invalid
+from ..validation import anthropic as strict
+from .anthropic_batches import AnthropicBatches
+from .anthropic_count_tokens import count_tokens
+from .anthropic_output import Content, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
 
@@ -30,9 +35,20 @@ class AnthropicProvider(LLMProvider):
     def routes(self) -> list[web.RouteDef]:
         return [
             self.route("POST", "/v1/messages", "messages", self.messages),
+            self.route("POST", "/v1/messages/count_tokens", "messages.count_tokens",
+                       lambda request: count_tokens(self, request)),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
+            *self.batch_api.routes(),
         ]
+
+    @property
+    def batch_api(self) -> AnthropicBatches:
+        """Message Batches, kept when the admin API changes the profile."""
+        api = self.__dict__.get("_batch_api")
+        if api is None:
+            api = self.__dict__["_batch_api"] = AnthropicBatches(self)
+        return api
 
     _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
               404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -50,6 +66,17 @@ class AnthropicProvider(LLMProvider):
 
     def overloaded(self) -> web.Response:
         return self.error(529, "overloaded", "Overloaded")
+
+    def invalid(self, bad: Invalid) -> web.Response:
+        """A strict-validation refusal in Anthropic's error body."""
+        return self.error(bad.status, "invalid", bad.message, type=bad.type)
+
+    def too_large(self, request: web.Request) -> web.Response | None:
+        """413 before the body is read, as Anthropic's edge answers past 32 MB."""
+        if not self.profile.strict:
+            return None
+        bad = strict.too_large(request.content_length or 0, self.profile.max_request_bytes)
+        return self.invalid(bad) if bad is not None else None
 
     def unknown_model(self, model: str) -> web.Response:
         return self.error(404, "not_found", f"model: {model}")
@@ -91,6 +118,9 @@ class AnthropicProvider(LLMProvider):
             return key
         if not request.headers.get("anthropic-version"):
             return self.error(400, "bad_request", "anthropic-version: header is required")
+        refused_size = self.too_large(request)
+        if refused_size is not None:
+            return refused_size
         try:
             body = parse_json(await request.read())
         except ValueError as exc:
@@ -99,7 +129,11 @@ class AnthropicProvider(LLMProvider):
         if isinstance(checked, web.Response):
             return checked
         model, max_tokens, stream = checked
-        input_tokens = estimate_message_tokens(body["messages"], body.get("system"))
+        input_tokens = input_token_estimate(body)
+        if self.profile.strict:
+            bad = strict.message_request(body, model.name, model.spec, input_tokens)
+            if bad is not None:
+                return self.invalid(bad)
         limits = model.settings.limits
         buckets = self.buckets_for(
             (key, model.name),
@@ -130,8 +164,10 @@ class AnthropicProvider(LLMProvider):
 
         async def work(fault: str | None) -> web.StreamResponse:
             ttft, n, cut = self.plan_call(model, max_tokens)
+            content = make_content(body, n, cut)
+            n = min(content.output_tokens, max_tokens)
             try:
-                return await self._answer(request, model, input_tokens, n, cut, ttft, headers, fault, stream)
+                return await self._answer(request, model, input_tokens, content, ttft, headers, fault, stream)
             finally:
                 out = buckets.buckets.get("output_tokens")
                 if out is not None:  # charged max_tokens at admission; the unused part comes back at the end
@@ -139,17 +175,18 @@ class AnthropicProvider(LLMProvider):
 
         return await self.serve(request, work)
 
-    async def _answer(self, request: web.Request, model: ModelRuntime, input_tokens: int, n: int, cut: bool,
+    async def _answer(self, request: web.Request, model: ModelRuntime, input_tokens: int, content: Content,
                       ttft: float, headers: dict[str, str], fault: str | None, stream: bool) -> web.StreamResponse:
         if fault in ("error_500", "error_503", "error_529", "insufficient_quota") or (fault == "stream_error" and not stream):
             await self.sleep_wall(ttft)
             return self._fault_response(fault, headers)
         if stream:
-            return await self._stream(request, model, input_tokens, n, cut, ttft, headers, fault)
+            return await self._stream(request, model, input_tokens, content, ttft, headers, fault)
+        n = content.output_tokens
         await self.sleep_wall(ttft + self.generation_wall_seconds(model, n))
         self.count_tokens("input", input_tokens)
         self.count_tokens("output", n)
-        payload = _message(model.name, completion_text(n), "max_tokens" if cut else "end_turn", input_tokens, n)
+        payload = _message(model.name, content, input_tokens)
         headers = {**headers, "request-id": new_id("req_")}  # on every answer, as the real API sends it
         if fault == "malformed":
             return self.malformed(200, payload, headers)
@@ -222,8 +259,9 @@ class AnthropicProvider(LLMProvider):
         return self.error(500, "server_error", "Internal server error", headers=headers)
 
     # -- streaming ------------------------------------------------------------------------
-    async def _stream(self, request: web.Request, model: ModelRuntime, input_tokens: int, n: int, cut: bool,
+    async def _stream(self, request: web.Request, model: ModelRuntime, input_tokens: int, content: Content,
                       ttft: float, headers: dict[str, str], fault: str | None) -> web.StreamResponse:
+        n = content.output_tokens
         resp = web.StreamResponse(status=200, headers={**headers, "request-id": new_id("req_"),
                                                        "Cache-Control": "no-cache"})
         resp.content_type = "text/event-stream"
@@ -243,23 +281,33 @@ class AnthropicProvider(LLMProvider):
         try:
             await resp.write(event("message_start", start))
             await self.sleep_wall(ttft)
+            block = content.blocks[0]
+            if block["type"] == "tool_use":
+                start_block: dict[str, Any] = {**block, "input": {}}
+                raw = orjson.dumps(block["input"]).decode()
+                deltas = [{"type": "input_json_delta", "partial_json": raw[i:i + 8]} for i in range(0, len(raw), 8)]
+            else:
+                start_block = {"type": "text", "text": ""}
+                text = block["text"]
+                parts = token_pieces(n) if content.stop_reason != "end_turn" or not text.startswith(("{", "[")) \
+                    else [text[i:i + 8] for i in range(0, len(text), 8)]
+                deltas = [{"type": "text_delta", "text": p} for p in parts]
             await resp.write(
                 event("content_block_start", {"type": "content_block_start", "index": 0,
-                                              "content_block": {"type": "text", "text": ""}})
+                                              "content_block": start_block})
                 + event("ping", {"type": "ping"})
             )
-            pieces = token_pieces(n)
-            async for due in self.paced(model, n):
+            async for due in self.paced(model, len(deltas)):
                 if fail_at >= 0 and due.stop > fail_at:
                     await resp.write(event("error", {"type": "error", "error": {"type": "overloaded_error",
                                                                                 "message": "Overloaded"}}))
                     await resp.write_eof()
                     return resp
-                await resp.write(b"".join(delta_head + orjson.dumps(pieces[i]) + b"}}\n\n" for i in due))
+                await resp.write(b"".join(_delta_frame(delta_head, deltas[i]) for i in due))
             await resp.write(
                 event("content_block_stop", {"type": "content_block_stop", "index": 0})
                 + event("message_delta", {"type": "message_delta",
-                                          "delta": {"stop_reason": "max_tokens" if cut else "end_turn",
+                                          "delta": {"stop_reason": content.stop_reason,
                                                     "stop_sequence": None},
                                           "usage": {"output_tokens": n}})
                 + event("message_stop", {"type": "message_stop"})
@@ -272,18 +320,32 @@ class AnthropicProvider(LLMProvider):
         return resp
 
 
-def _message(model: str, text: str, stop: str, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _message(model: str, content: Content, input_tokens: int) -> dict[str, Any]:
     return {
         "id": new_id("msg_"),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": stop,
+        "content": content.blocks,
+        "stop_reason": content.stop_reason,
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": output_tokens, "service_tier": "standard"},
+                  "output_tokens": content.output_tokens, "service_tier": "standard"},
     }
+
+
+def _delta_frame(text_head: bytes, delta: dict[str, Any]) -> bytes:
+    if delta["type"] == "text_delta":  # the common case, framed without a full dumps
+        return text_head + orjson.dumps(delta["text"]) + b"}}\n\n"
+    return (b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
+            + orjson.dumps(delta) + b"}\n\n")
+
+
+def input_token_estimate(body: dict[str, Any]) -> int:
+    """Messages, system and tool definitions, as Anthropic counts input tokens."""
+    tools = body.get("tools")
+    return estimate_message_tokens(body["messages"], body.get("system")) + (
+        estimate_tokens(orjson.dumps(tools).decode()) if tools else 0)
 
 
 def _model_object(name: str) -> dict[str, Any]:

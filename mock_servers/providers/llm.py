@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from aiohttp import web
 
 from ..latency import LLMLatency
-from ..profile import ModelSettings, Profile
+from ..profile import ModelSettings, ModelSpec, Profile
 from .base import Provider
 
 
@@ -21,6 +21,7 @@ class ModelRuntime:
     name: str
     settings: ModelSettings
     latency: LLMLatency
+    spec: ModelSpec = field(default_factory=ModelSpec)
 
 
 class LLMProvider(Provider):
@@ -30,7 +31,7 @@ class LLMProvider(Provider):
         for name in profile.models:
             settings = profile.model_settings(name)
             self.models[name] = ModelRuntime(
-                name, settings, LLMLatency(settings.latency, settings.output_tokens, self.ctx.rng)
+                name, settings, LLMLatency(settings.latency, settings.output_tokens, self.ctx.rng), profile.models[name]
             )
 
     def latency_model(self, latency):  # type: ignore[override]

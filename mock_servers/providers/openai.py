@@ -15,9 +15,14 @@ import orjson
 from aiohttp import web
 
 from ..durations import go_duration, retry_after_seconds
-from ..text import completion_text, estimate_message_tokens, token_pieces
+from ..text import estimate_message_tokens, estimate_tokens, token_pieces
+from ..validation import Invalid
+from ..validation import openai as strict
 from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
+from .openai_batches import OpenAIBatches
+from .openai_output import Choice, make_choice, message, pieces
+from .openai_responses import create_embeddings, create_response
 
 ORG = "org-mock"
 RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
@@ -31,9 +36,20 @@ class OpenAIProvider(LLMProvider):
     def routes(self) -> list[web.RouteDef]:
         return [
             self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions),
+            self.route("POST", "/v1/responses", "responses", lambda request: create_response(self, request)),
+            self.route("POST", "/v1/embeddings", "embeddings", lambda request: create_embeddings(self, request)),
             self.route("GET", "/v1/models", "models.list", self.list_models),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
+            *self.batch_api.routes(),
         ]
+
+    @property
+    def batch_api(self) -> OpenAIBatches:
+        """Files and batches, kept when the admin API changes the profile."""
+        api = self.__dict__.get("_batch_api")
+        if api is None:
+            api = self.__dict__["_batch_api"] = OpenAIBatches(self)
+        return api
 
     # -- errors ---------------------------------------------------------------------------
     def error(
@@ -63,6 +79,10 @@ class OpenAIProvider(LLMProvider):
             404, "not_found", f"The model `{model}` does not exist or you do not have access to it.",
             code="model_not_found",
         )
+
+    def invalid(self, bad: Invalid) -> web.Response:
+        """A strict-validation refusal in OpenAI's error body."""
+        return self.error(bad.status, "invalid", bad.message, type=bad.type, param=bad.param, code=bad.code)
 
     def _common_headers(self) -> dict[str, str]:
         return {"x-request-id": new_id("req_"), "openai-organization": "user-mock", "openai-version": "2020-10-01"}
@@ -127,46 +147,37 @@ class OpenAIProvider(LLMProvider):
             return checked
         model, messages, max_tokens, stream, include_usage = checked
 
-        prompt_tokens = estimate_message_tokens(messages)
+        prompt_tokens = estimate_message_tokens(messages) + _tools_tokens(body)
+        if self.profile.strict:
+            bad = strict.chat(body, model.spec, prompt_tokens)
+            if bad is not None:
+                return self.invalid(bad)
         n_choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
         cost = {"requests": 1, "tokens": prompt_tokens + max_tokens * n_choices}
-        limits = model.settings.limits
-        buckets = self.buckets_for(
-            (key, model.name),
-            lambda: {
-                name: b for name, b in (
-                    ("requests", self.per_minute_bucket(limits.requests_per_minute)),
-                    ("tokens", self.per_minute_bucket(limits.tokens_per_minute)),
-                ) if b is not None
-            },
-        )
-        too_large = buckets.buckets.get("tokens")
-        if too_large is not None and cost["tokens"] > too_large.capacity:
-            self.count_rate_limited("tokens")
-            return self.error(
-                429, "rate_limited",
-                f"Request too large for {model.name} in organization {ORG} on tokens per min (TPM): "
-                f"Limit {int(too_large.capacity)}, Requested {cost['tokens']}. The input or output tokens must be "
-                f"reduced in order to run successfully. Visit {RATE_LIMITS_URL} to learn more.",
-                type="tokens", code="rate_limit_exceeded", headers=self._limit_headers(buckets),
-            )
-        refused = buckets.try_take(cost)
-        if refused is not None:
-            return self._rate_limited(model, buckets, refused, cost)
-        headers = self._limit_headers(buckets)
+        admitted = self.admit(key, model, cost)
+        if isinstance(admitted, web.Response):
+            return admitted
+        headers = admitted
+        share = model.spec.reasoning_share
 
         async def work(fault: str | None) -> web.StreamResponse:
             ttft, n, cut = self.plan_call(model, max_tokens)
+            choices = [make_choice(body, n, cut, share)]
+            for _ in range(n_choices - 1):  # each extra choice is its own sample, billed as returned
+                _, n_i, cut_i = self.plan_call(model, max_tokens)
+                choices.append(make_choice(body, n_i, cut_i, share))
+            longest = max(c.completion_tokens for c in choices)
             if fault in ("error_500", "error_503", "error_529", "insufficient_quota") or (fault == "stream_error" and not stream):
                 await self.sleep_wall(ttft)
                 return self._fault_response(fault, headers)
             if stream:
-                return await self._stream(request, model, prompt_tokens, n, cut, ttft, include_usage, headers, fault)
-            await self.sleep_wall(ttft + self.generation_wall_seconds(model, n))
+                return await self._stream(request, model, prompt_tokens, choices, ttft, include_usage, headers, fault)
+            await self.sleep_wall(ttft + self.generation_wall_seconds(model, longest))
+            completion = sum(c.completion_tokens for c in choices)
             self.count_tokens("input", prompt_tokens)
-            self.count_tokens("output", n)
-            payload = _completion(model.name, completion_text(n), "length" if cut else "stop", prompt_tokens, n)
-            headers["openai-processing-ms"] = str(int((ttft + self.generation_wall_seconds(model, n)) * 1000))
+            self.count_tokens("output", completion)
+            payload = _completion(model.name, choices, prompt_tokens)
+            headers["openai-processing-ms"] = str(int((ttft + self.generation_wall_seconds(model, longest)) * 1000))
             if fault == "malformed":
                 return self.malformed(200, payload, headers)
             return self.json(200, payload, headers)
@@ -222,6 +233,34 @@ class OpenAIProvider(LLMProvider):
         return model, messages, max_tokens, stream, include_usage
 
     # -- rate limits ----------------------------------------------------------------------
+    def admit(self, key: str, model: ModelRuntime, cost: dict[str, int]) -> dict[str, str] | web.Response:
+        """Take ``cost`` from the key's per-model RPM/TPM buckets (shared by every endpoint):
+        the answer's headers, or OpenAI's 429."""
+        limits = model.settings.limits
+        buckets = self.buckets_for(
+            (key, model.name),
+            lambda: {
+                name: b for name, b in (
+                    ("requests", self.per_minute_bucket(limits.requests_per_minute)),
+                    ("tokens", self.per_minute_bucket(limits.tokens_per_minute)),
+                ) if b is not None
+            },
+        )
+        too_large = buckets.buckets.get("tokens")
+        if too_large is not None and cost["tokens"] > too_large.capacity:
+            self.count_rate_limited("tokens")
+            return self.error(
+                429, "rate_limited",
+                f"Request too large for {model.name} in organization {ORG} on tokens per min (TPM): "
+                f"Limit {int(too_large.capacity)}, Requested {cost['tokens']}. The input or output tokens must be "
+                f"reduced in order to run successfully. Visit {RATE_LIMITS_URL} to learn more.",
+                type="tokens", code="rate_limit_exceeded", headers=self._limit_headers(buckets),
+            )
+        refused = buckets.try_take(cost)
+        if refused is not None:
+            return self._rate_limited(model, buckets, refused, cost)
+        return self._limit_headers(buckets)
+
     def _limit_headers(self, buckets) -> dict[str, str]:
         headers = self._common_headers()
         for dim, bucket in buckets.buckets.items():
@@ -267,8 +306,7 @@ class OpenAIProvider(LLMProvider):
         request: web.Request,
         model: ModelRuntime,
         prompt_tokens: int,
-        n: int,
-        cut: bool,
+        choices: list[Choice],
         ttft: float,
         include_usage: bool,
         headers: dict[str, str],
@@ -286,64 +324,82 @@ class OpenAIProvider(LLMProvider):
         )[:-1]
         usage_tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
 
-        def chunk(delta: dict[str, Any], finish: str | None) -> bytes:
-            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        def chunk(delta: dict[str, Any], finish: str | None, index: int = 0) -> bytes:
+            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
             return b"data: " + head + b',"choices":[' + orjson.dumps(choice) + b"]" + usage_tail
 
-        fail_at = n // 2 if fault == "stream_error" else -1
         try:
-            await resp.write(chunk({"role": "assistant", "content": "", "refusal": None}, None))
-            pieces = token_pieces(n)
-            async for due in self.paced(model, n):
-                if fail_at >= 0 and due.stop > fail_at:
-                    err = {"error": {"message": "The server had an error while processing your request. Sorry about that!",
-                                     "type": "server_error", "param": None, "code": None}}
-                    await resp.write(b"data: " + orjson.dumps(err) + b"\n\n")
-                    await resp.write_eof()
-                    return resp
-                await resp.write(b"".join(chunk({"content": pieces[i]}, None) for i in due))
-            await resp.write(chunk({}, "length" if cut else "stop"))
+            for index, choice in enumerate(choices):
+                n = choice.completion_tokens - choice.reasoning_tokens
+                fail_at = n // 2 if fault == "stream_error" and index == 0 else -1
+                await resp.write(chunk({"role": "assistant", "content": "" if not choice.tool_calls else None,
+                                        "refusal": None}, None, index))
+                if choice.tool_calls:
+                    call = choice.tool_calls[0]
+                    parts = pieces(call["function"]["arguments"])
+                    await resp.write(chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                                                            "function": {"name": call["function"]["name"],
+                                                                         "arguments": ""}}]}, None, index))
+                    deltas = [{"tool_calls": [{"index": 0, "function": {"arguments": p}}]} for p in parts]
+                elif choice.finish != "length" and choice.text is not None and choice.text[:1] in "{[":
+                    deltas = [{"content": p} for p in pieces(choice.text)]
+                else:
+                    deltas = [{"content": p} for p in token_pieces(n)]
+                async for due in self.paced(model, len(deltas)):
+                    if fail_at >= 0 and due.stop > fail_at:
+                        err = {"error": {"message": "The server had an error while processing your request. Sorry about that!",
+                                         "type": "server_error", "param": None, "code": None}}
+                        await resp.write(b"data: " + orjson.dumps(err) + b"\n\n")
+                        await resp.write_eof()
+                        return resp
+                    await resp.write(b"".join(chunk(deltas[i], None, index) for i in due))
+                await resp.write(chunk({}, choice.finish, index))
+            completion = sum(c.completion_tokens for c in choices)
             if include_usage:
-                usage = _usage(prompt_tokens, n)
+                usage = _usage(prompt_tokens, completion, sum(c.reasoning_tokens for c in choices))
                 await resp.write(b"data: " + head + b',"choices":[],"usage":' + orjson.dumps(usage) + b"}\n\n")
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()
         except (ConnectionResetError, ConnectionResetByMock):
             pass  # the client went away mid-stream; nothing more to send
         self.count_tokens("input", prompt_tokens)
-        self.count_tokens("output", n)
+        self.count_tokens("output", sum(c.completion_tokens for c in choices))
         return resp
 
 
-def _usage(prompt: int, completion: int) -> dict[str, Any]:
+def _usage(prompt: int, completion: int, reasoning: int = 0) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {
-            "reasoning_tokens": 0, "audio_tokens": 0,
+            "reasoning_tokens": reasoning, "audio_tokens": 0,
             "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
         },
     }
 
 
-def _completion(model: str, text: str, finish: str, prompt: int, completion: int) -> dict[str, Any]:
+def _completion(model: str, choices: list[Choice], prompt: int) -> dict[str, Any]:
     return {
         "id": new_id("chatcmpl-"),
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
-            "logprobs": None,
-            "finish_reason": finish,
-        }],
-        "usage": _usage(prompt, completion),
+        "choices": [
+            {"index": i, "message": message(c), "logprobs": None, "finish_reason": c.finish}
+            for i, c in enumerate(choices)
+        ],
+        "usage": _usage(prompt, sum(c.completion_tokens for c in choices), sum(c.reasoning_tokens for c in choices)),
         "service_tier": "default",
         "system_fingerprint": "fp_mock",
     }
+
+
+def _tools_tokens(body: dict[str, Any]) -> int:
+    """Tool definitions count as prompt tokens, as they do for the real API."""
+    tools = body.get("tools")
+    return estimate_tokens(orjson.dumps(tools).decode()) if tools else 0
 
 
 def _model_object(name: str) -> dict[str, Any]:

@@ -12,12 +12,15 @@ from typing import Any
 
 from aiohttp import web
 
-from ..payload import padded_json
+import orjson
+
 from ..profile import Endpoint
+from ..validation import spapi as strict
+from . import spapi_content as content
 from .base import Provider
 
 MARKETPLACE = "ATVPDKIKX0DER"
-_CODES = {400: "InvalidInput", 403: "Unauthorized", 404: "NotFound", 429: "QuotaExceeded",
+_CODES = {400: "InvalidInput", 403: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed", 413: "RequestEntityTooLarge", 429: "QuotaExceeded",
           500: "InternalFailure", 503: "ServiceUnavailable"}
 _MESSAGES = {
     429: "You exceeded your quota for the requested resource.",
@@ -34,11 +37,12 @@ class SPAPIProvider(Provider):
         routes += [self.route(ep.method, ep.path, ep.name, self._handler(ep.name)) for ep in self.profile.endpoints]
         return routes
 
-    def error(self, status: int, kind: str, message: str = "", *, headers: dict[str, str] | None = None) -> web.Response:
+    def error(self, status: int, kind: str, message: str = "", *, headers: dict[str, str] | None = None,
+              code: str | None = None) -> web.Response:
         hdrs = {"x-amzn-RequestId": str(uuid.uuid4())}
         if headers:
             hdrs.update(headers)
-        body = {"errors": [{"code": _CODES.get(status, "InternalFailure"),
+        body = {"errors": [{"code": code or _CODES.get(status, "InternalFailure"),
                             "message": message or _MESSAGES.get(status, "Injected fault."), "details": ""}]}
         return self.json(status, body, hdrs)
 
@@ -77,6 +81,11 @@ class SPAPIProvider(Provider):
                     await request.json()
                 except ValueError:
                     return self.error(400, "bad_request", "Request body is not valid JSON.")
+            if self.profile.strict:
+                bad = strict.check(op.name, request.match_info, request.query)
+                if bad is not None:
+                    return self.error(bad.status, "invalid", bad.message, code=bad.code,
+                                      headers={"x-amzn-RequestId": str(uuid.uuid4())})
             buckets = self.buckets_for((token, op.name), lambda: {
                 "operation": b for b in (self.per_second_bucket(op.rate, op.burst),) if b is not None
             })
@@ -94,7 +103,7 @@ class SPAPIProvider(Provider):
                     return self.error(500, fault, headers=headers)
                 if fault in ("error_503", "error_529"):
                     return self.error(503, fault, headers=headers)
-                raw = padded_json(_payload(op, request), op.response_bytes)
+                raw = orjson.dumps(_payload(op, request))
                 return web.Response(body=raw[: len(raw) // 2] if fault == "malformed" else raw,
                                     content_type="application/json", headers=headers)
 
@@ -107,21 +116,21 @@ class SPAPIProvider(Provider):
 
 
 def _payload(op: Endpoint, request: web.Request) -> dict[str, Any]:
-    """A small body in the operation's own shape (padded to the profile's size by the caller)."""
-    asin = request.match_info.get("asin") or request.match_info.get("Asin") or request.query.get("Asins", "B000MOCK00")
+    """The operation's body, in its real shape; its size follows from what was asked."""
+    q = request.query
+    asin = request.match_info.get("asin") or request.match_info.get("Asin") or "B000MOCK00"
+    market = (q.get("marketplaceIds") or q.get("MarketplaceId") or MARKETPLACE).split(",")[0]
     if op.name == "getCatalogItem":
-        return {"asin": asin, "summaries": [{"marketplaceId": MARKETPLACE, "itemName": f"Mock item {asin}",
-                                             "brand": "MockBrand", "itemClassification": "BASE_PRODUCT"}]}
+        return content.catalog_item(asin, market, content.included_data(q))
     if op.name == "searchCatalogItems":
-        return {"numberOfResults": 1, "items": [{"asin": "B000MOCK00"}], "pagination": {}}
+        return content.search(q, market)
     if op.name == "getItemOffers":
-        return {"payload": {"ASIN": asin, "status": "Success", "ItemCondition": "New", "marketplaceId": MARKETPLACE,
-                            "Summary": {"TotalOfferCount": 3}, "Offers": []}}
+        return content.item_offers(asin, market, q.get("ItemCondition", "New"))
     if op.name in ("getPricing", "getCompetitivePricing"):
-        return {"payload": [{"status": "Success", "ASIN": a, "Product": {"Identifiers": {}}}
-                            for a in str(asin).split(",")[:20]]}
+        asins = [a for a in (q.get("Asins") or q.get("Skus") or asin).split(",") if a][:20]
+        return content.pricing(asins, market, op.name == "getCompetitivePricing")
     if op.name == "getMyFeesEstimateForASIN":
-        return {"payload": {"FeesEstimateResult": {"Status": "Success", "FeesEstimateIdentifier": {"IdValue": asin},
-                                                   "FeesEstimate": {"TotalFeesEstimate": {"CurrencyCode": "USD",
-                                                                                          "Amount": 4.5}}}}}
+        return content.fees(asin, market)
+    if op.name == "getItemOffersBatch":
+        return {"responses": []}
     return {"payload": {"operation": op.name}}

@@ -75,8 +75,8 @@ def run_in_process(wd: Workdir, *, target: str = "mock", time_scale: float = 1.0
                    metrics_port: int | None = None, monkeypatch=None) -> InProcessRun:
     """Run the scenario through :func:`harness.runner.run.execute` in this process, recording the
     moment each item finishes (the runner's own ``RunStats.item_finished`` bookkeeping)."""
-    from harness.runner.engine import RunOptions
-    from harness.runner.run import RunRequest, execute
+    from harness.runner.config import RunConfig
+    from harness.runner.run import execute
     from harness.scenario import load_scenario
     from harness.runner.stats import RunStats
 
@@ -92,10 +92,11 @@ def run_in_process(wd: Workdir, *, target: str = "mock", time_scale: float = 1.0
     assert monkeypatch is not None, "pass pytest's monkeypatch fixture"
     monkeypatch.setattr(RunStats, "item_finished", recording)
     loaded = load_scenario(wd.scenario)
-    opts = RunOptions(input=wd.input, output=wd.output, checkpoint=wd.checkpoint, workers=workers,
-                      time_scale=time_scale)
+    config = RunConfig(input=wd.input, output=wd.output, checkpoint=wd.checkpoint, workers=workers,
+                       time_scale=time_scale, target=target, metrics_port=metrics_port,  # type: ignore[arg-type]
+                       quiet=True, summary_json=wd.summary)
     t0 = time.perf_counter()
-    summary = execute(RunRequest(loaded, opts, target, metrics_port, True, wd.summary))  # type: ignore[arg-type]
+    summary = execute(loaded, config)
     return InProcessRun(summary, times, t0, time.perf_counter())
 
 

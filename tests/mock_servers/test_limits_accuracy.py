@@ -137,7 +137,7 @@ def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call]
 
 
 def openai_call(mock, key: str, content: str = "hi", max_tokens: int = 1) -> Call:
-    body = {"model": "gpt-5-nano", "messages": [{"role": "user", "content": content}], "max_tokens": max_tokens}
+    body = {"model": "gpt-5-nano", "messages": [{"role": "user", "content": content}], "max_completion_tokens": max_tokens}
     return Call("POST", mock.url("openai") + "/v1/chat/completions",
                 {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}, json.dumps(body).encode())
 

@@ -65,7 +65,10 @@ def test_plain_completion_has_content_and_consistent_usage(mock_server):
     assert usage.prompt_tokens > 0 and usage.completion_tokens > 0
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     # the mock's output tokens are words: the text and the count agree
-    assert len(choice.message.content.split()) == usage.completion_tokens
+    # reasoning tokens are billed as completion tokens but not shown
+    reasoning = usage.completion_tokens_details.reasoning_tokens
+    assert 0 < reasoning < usage.completion_tokens
+    assert len(choice.message.content.split()) == usage.completion_tokens - reasoning
     # headers a client paces by, on a success
     assert raw.headers["x-ratelimit-limit-requests"] == "500"
     assert raw.headers["x-ratelimit-remaining-requests"] == "499"
@@ -77,7 +80,7 @@ def test_plain_completion_has_content_and_consistent_usage(mock_server):
 
 def test_max_tokens_cuts_the_answer_with_finish_reason_length(mock_server):
     mock = mock_server(["openai"], time_scale=0.01, sets=FAST, seed=1)
-    resp = _create(_client(mock, max_retries=0), max_tokens=1)
+    resp = _create(_client(mock, max_retries=0), max_completion_tokens=1)
     assert resp.choices[0].finish_reason == "length"
     assert resp.usage.completion_tokens == 1
     assert len(resp.choices[0].message.content.split()) == 1
@@ -107,7 +110,7 @@ def test_streaming_with_include_usage(mock_server):
     assert finishes[-1] == "stop" and all(f is None for f in finishes[:-1])
     text = "".join(c.choices[0].delta.content or "" for c in content_chunks)
     assert text
-    assert last.usage.completion_tokens == len(text.split())
+    assert last.usage.completion_tokens - last.usage.completion_tokens_details.reasoning_tokens == len(text.split())
     assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
     assert last.usage.prompt_tokens == _create(client).usage.prompt_tokens
 
@@ -153,7 +156,8 @@ async def test_async_client_concurrent_calls_and_stream(mock_server):
             if chunk.choices:
                 parts.append(chunk.choices[0].delta.content or "")
             usage = chunk.usage or usage
-        assert usage is not None and usage.completion_tokens == len("".join(parts).split())
+        assert usage is not None
+        assert usage.completion_tokens - usage.completion_tokens_details.reasoning_tokens == len("".join(parts).split())
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -215,9 +219,9 @@ def test_rate_limit_error_on_tokens_per_minute(mock_server):
     # time_scale 1: the bucket does not refill noticeably during the test
     mock = mock_server(["openai"], time_scale=1.0, sets=[*FAST, "openai.limits.tokens_per_minute=1000"], seed=1)
     client = _client(mock, max_retries=0)
-    _create(client, max_tokens=600)  # charged prompt + max_tokens at admission
+    _create(client, max_completion_tokens=600)  # charged prompt + max_tokens at admission
     with pytest.raises(openai.RateLimitError) as info:
-        _create(client, max_tokens=600)
+        _create(client, max_completion_tokens=600)
     err = info.value
     assert err.body["type"] == "tokens"
     assert err.body["code"] == "rate_limit_exceeded"
@@ -235,7 +239,7 @@ def test_rate_limit_error_on_tokens_per_minute(mock_server):
 def test_request_larger_than_tpm_is_a_429_request_too_large(mock_server):
     mock = mock_server(["openai"], time_scale=1.0, sets=[*FAST, "openai.limits.tokens_per_minute=1000"], seed=1)
     with pytest.raises(openai.RateLimitError) as info:
-        _create(_client(mock, max_retries=0), max_tokens=5000)
+        _create(_client(mock, max_retries=0), max_completion_tokens=5000)
     assert info.value.body["type"] == "tokens"
     assert info.value.body["message"].startswith(f"Request too large for {MODEL}")
 

@@ -21,7 +21,7 @@ ALL = ["openai", "anthropic", "cardgenius", "spapi", "keepa", "drive", "research
 SPAPI_FAST = ["spapi.latency.median=0.01", "spapi.latency.p99=0.02"]
 KEEPA_FAST = ["keepa.latency.median=0.01", "keepa.latency.p99=0.02"]
 TOKEN = {"x-amz-access-token": "Atza|mock-token"}
-CATALOG = "/catalog/2022-04-01/items/B000TEST01"
+CATALOG = "/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER"  # the real API needs marketplaceIds
 QUOTA_EXCEEDED = {"errors": [{"code": "QuotaExceeded", "message": "You exceeded your quota for the requested resource.",
                               "details": ""}]}
 
@@ -83,7 +83,11 @@ def test_get_catalog_item_headers(mock_server):
     body = r.json()
     assert body["asin"] == "B000TEST01"
     assert body["summaries"][0]["marketplaceId"] == "ATVPDKIKX0DER"
-    assert 2500 <= len(r.content) <= 3500  # the profile's ~3 KB
+    assert "padding" not in body  # no filler: the size follows from what was asked
+    summaries_only = len(r.content)
+    r = _get(mock.url("spapi") + CATALOG + "&includedData=summaries,attributes,salesRanks", headers=TOKEN)
+    assert set(r.json()) == {"asin", "summaries", "attributes", "salesRanks"}
+    assert 2700 <= len(r.content) <= 3300 and len(r.content) > 3 * summaries_only  # the profile's 3,000 (+-10%)
 
 
 def test_third_request_in_a_burst_is_quota_exceeded(mock_server):
@@ -98,13 +102,13 @@ def test_third_request_in_a_burst_is_quota_exceeded(mock_server):
     uuid.UUID(last.headers["x-amzn-RequestId"])
     assert "retry-after" not in last.headers  # SP-API sends none
     # other operations have their own buckets; another token has its own too
-    assert _get(f"{mock.url('spapi')}/products/pricing/v0/items/B000TEST01/offers", headers=TOKEN).status_code == 200
+    assert _get(f"{mock.url('spapi')}/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New", headers=TOKEN).status_code == 200
     assert _get(mock.url("spapi") + CATALOG, headers={"x-amz-access-token": "Atza|other"}).status_code == 200
 
 
 def test_get_item_offers_half_a_request_per_second(mock_server):
     mock = mock_server(["spapi"], time_scale=1.0, sets=SPAPI_FAST, seed=1)
-    url = f"{mock.url('spapi')}/products/pricing/v0/items/B000TEST01/offers"
+    url = f"{mock.url('spapi')}/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New"
     first, second = _get(url, headers=TOKEN), _get(url, headers=TOKEN)
     assert (first.status_code, second.status_code) == (200, 429)
     assert first.headers["x-amzn-RateLimit-Limit"] == "0.5"

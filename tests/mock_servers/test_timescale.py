@@ -76,7 +76,7 @@ LATENCY = {
         lambda url: Call("POST", url + "/v1/chat/completions",
                          {"Authorization": "Bearer sk-k", "Content-Type": "application/json"},
                          json.dumps({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "hi"}],
-                                     "max_tokens": 4096}).encode()),
+                                     "max_completion_tokens": 4096}).encode()),
         ["openai.latency.median=10.0", "openai.latency.p99=12.0", "openai.output_tokens.p99=300"],
     ),
 }
@@ -202,7 +202,7 @@ def header_figures(mock, scaled: bool) -> dict[str, float]:
             oa = Call("POST", mock.url("openai") + "/v1/chat/completions",
                       {"Authorization": "Bearer sk-h", "Content-Type": "application/json"},
                       json.dumps({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "hi"}],
-                                  "max_tokens": 1}).encode())
+                                  "max_completion_tokens": 1}).encode())
             s, _ = await until_refused(http, oa)
             h = s.headers
             out["openai reset-requests"] = parse_go_duration(h["x-ratelimit-reset-requests"])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.planning.planner import Constraint, Prediction
+from harness.planning.results import Constraint, Prediction
 from harness.reporting.plots import DPI, FIG_SIZE, plot_all, png_size
-from harness.planning.sweep import Measured, SweepPoint, SweepResult
+from harness.planning.results import Measured, SweepPoint, SweepResult
 
 
 def _pred(w: int, rate: float, limit: float | None) -> Prediction:

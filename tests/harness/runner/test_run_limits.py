@@ -68,7 +68,7 @@ def test_runner_holds_the_rate_limit(tmp_path, mock_server, name, rpm, tpm, bind
     doc = {
         "targets": {"openai": target},
         "steps": [{"name": "chat", "target": "openai", "path": "/v1/chat/completions",
-                   "json": {"model": "gpt-5-nano", "max_tokens": MAX_TOKENS, "messages": MESSAGES},
+                   "json": {"model": "gpt-5-nano", "max_completion_tokens": MAX_TOKENS, "messages": MESSAGES},
                    "keep": {"tokens": "{{ response.usage.completion_tokens }}"}}],
         "workers": 100,
         "timeout": 60,

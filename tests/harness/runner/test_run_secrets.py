@@ -50,7 +50,7 @@ def _scenario(openai_url: str, keepa_url: str) -> dict:
         },
         "steps": [
             {"name": "chat", "target": "openai", "path": "/v1/chat/completions",
-             "json": {"model": "gpt-5-nano", "max_tokens": 30,
+             "json": {"model": "gpt-5-nano", "max_completion_tokens": 30,
                       "messages": [{"role": "user", "content": "Describe {{ row.text }}"}]},
              "keep": {"answer": "{{ response.choices[0].message.content }}"}},
             {"name": "product", "target": "keepa", "method": "GET", "path": "/product",

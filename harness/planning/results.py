@@ -1,0 +1,82 @@
+"""What the planner and the sweep produce, as plain types: presenters (reports, plots, the load
+spec) import these, never the modules that compute them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Constraint:
+    """A limit on throughput: ``rate`` items per second after ``burst`` items at once."""
+
+    name: str
+    rate: float
+    burst: float = 0.0
+    server_side: bool = True
+    note: str = ""
+
+    def time_for(self, items: int) -> float:
+        return max(0.0, items - self.burst) / self.rate if self.rate > 0 else math.inf
+
+
+@dataclass
+class Prediction:
+    workers: int
+    items: int
+    duration_s: float
+    items_per_s: float
+    binding: str
+    item_time_s: float
+    requests_per_s: float
+    peak_requests_per_s: float
+    concurrency: float
+    bandwidth_out_bps: float
+    bandwidth_in_bps: float
+    risk: str
+    cost_total: float
+    constraints: list[Constraint] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if k != "constraints"}
+        d["constraints"] = [c.__dict__ for c in self.constraints]
+        return d
+
+
+@dataclass
+class Measured:
+    sample_items: int
+    wall_seconds: float
+    duration_s: float  # extrapolated to the full item count, real time
+    items_per_s: float  # steady throughput, real time
+    summary: dict[str, Any]
+
+
+@dataclass
+class SweepPoint:
+    workers: int
+    predicted: Prediction
+    measured: Measured | None = None
+    claim: dict[str, Any] | None = None
+
+    @property
+    def error(self) -> float | None:
+        """(measured - predicted) / predicted duration."""
+        if self.measured is None or self.predicted.duration_s <= 0:
+            return None
+        return (self.measured.duration_s - self.predicted.duration_s) / self.predicted.duration_s
+
+
+@dataclass
+class SweepResult:
+    scenario: str
+    items: int
+    time_scale: float
+    points: list[SweepPoint] = field(default_factory=list)
+    sequential: Prediction | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def point(self, workers: int) -> SweepPoint | None:
+        return next((p for p in self.points if p.workers == workers), None)

@@ -1,0 +1,72 @@
+"""One run's settings as one value object, with named defaults (the scenario says the rest)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from harness.scenario import LoadedScenario
+
+Target = Literal["mock", "real"]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where a run reads and writes, how hard it goes, and what it reports; validated once."""
+
+    input: Path
+    output: Path
+    checkpoint: Path
+    resume: bool = False
+    workers: int | None = None
+    time_scale: float = 1.0
+    max_cost: float | None = None
+    max_rps: float | None = None
+    transport: str = "fast"
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    input_format: str | None = None
+    output_format: str | None = None
+    total_hint: int | None = None
+    target: Target = "mock"
+    quiet: bool = False
+    summary_json: Path | None = None
+    metrics: bool = True               # False: --no-metrics (a no-op metrics object)
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"    # 0.0.0.0 in a container, so Prometheus can reach it
+    metrics_linger: float = 0.0        # keep /metrics up this long after the run (so it is scraped)
+    pushgateway: str | None = None     # push the final metrics there (short runs)
+
+    def __post_init__(self) -> None:
+        if self.target not in ("mock", "real"):
+            raise ScenarioError(f"--target must be 'mock' or 'real', got {self.target!r}")
+        if not self.time_scale > 0:
+            raise ScenarioError(f"--time-scale must be > 0, got {self.time_scale}")
+        if self.target == "real" and self.time_scale != 1.0:
+            raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
+        if not self.metrics and (self.metrics_port is not None or self.pushgateway):
+            raise ScenarioError("--no-metrics cannot be combined with --metrics-port or --pushgateway")
+
+    @classmethod
+    def for_scenario(cls, loaded: "LoadedScenario", *, input: Path | str | None = None,
+                     output: Path | str | None = None, checkpoint: Path | str | None = None,
+                     **settings: Any) -> "RunConfig":
+        """Paths default to the scenario's (``input.path``, ``output.path``) and the checkpoint
+        to ``OUTPUT.checkpoint.sqlite``; ``settings`` are the other fields."""
+        sc = loaded.scenario
+        in_path = Path(input) if input is not None else loaded.resolve(sc.input.path)
+        if in_path is None:
+            raise ScenarioError("no input: give --input FILE or input.path in the scenario")
+        out_path = Path(output) if output is not None else (loaded.resolve(sc.output.path)
+                                                             or Path(f"{sc.name}-output.jsonl"))
+        ckpt = Path(checkpoint) if checkpoint is not None else out_path.with_name(out_path.name + ".checkpoint.sqlite")
+        settings.setdefault("input_format", sc.input.format)
+        settings.setdefault("output_format", sc.output.format)
+        return cls(input=in_path, output=out_path, checkpoint=ckpt, **settings)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return replace(self, **changes)
