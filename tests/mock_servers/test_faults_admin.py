@@ -34,7 +34,7 @@ CALLS: dict[str, tuple[str, str, dict[str, str], Any]] = {
     "anthropic": ("POST", "/v1/messages", {"x-api-key": "k", "anthropic-version": "2023-06-01"},
                   {"model": "claude-haiku-4-5", "max_tokens": 50, "messages": MESSAGES}),
     "cardgenius": ("POST", "/v1/recommendations", {"x-api-key": "k"}, {"user_id": 1}),
-    "spapi": ("GET", "/catalog/2022-04-01/items/B000TEST01", {"x-amz-access-token": "Atza|x"}, None),
+    "spapi": ("GET", "/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER", {"x-amz-access-token": "Atza|x"}, None),
     "keepa": ("GET", "/product?key=k&asin=B000TEST01", {}, None),
     "drive": ("GET", "/drive/v3/files/abc", {"Authorization": "Bearer k"}, None),
     "research": ("POST", "/v1/research", {"Authorization": "Bearer k"}, {"q": "acme"}),

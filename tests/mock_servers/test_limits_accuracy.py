@@ -183,8 +183,11 @@ def anthropic_sets(rpm=BIG, itpm=BIG, otpm=BIG, output: int | None = None) -> li
     if output is not None:
         # a fixed output length for the model under test only (the haiku models' own latency
         # could not generate a long median output in time, and the profile says so)
+        # and the model's own latency zero too: its profile latency (tens of ms wall) held each
+        # accepted call so long that a client on a busy machine could not offer twice the limit
         sets += ["anthropic.latency.tokens_per_second=10000000",
-                 f"anthropic.models.claude-sonnet-4-5.output_tokens={{median: {output}, p99: {output}}}"]
+                 f"anthropic.models.claude-sonnet-4-5.output_tokens={{median: {output}, p99: {output}}}",
+                 "anthropic.models.claude-sonnet-4-5.latency={median: 0.001, p99: 0.001, tokens_per_second: 10000000}"]
     return sets
 
 
@@ -244,7 +247,9 @@ def test_anthropic_output_tokens_unused_part_is_given_back(mock_server):
     """Calls reserve max_tokens=100 but generate 10: the bucket gets 90 back at the end, so the
     tokens really generated follow rate x time + burst. What the bucket still holds at the end is
     read from one more request's ``remaining`` header (that request charges 1)."""
-    otpm, max_tokens, n = 1_500, 100, 10  # 2,500 tokens/s: 250 calls/s of 10 tokens
+    # 1,250 tokens/s: 125 calls/s of 10 tokens (each reserving 100 meanwhile), so that a client
+    # slowed by a busy machine still offers more than twice that
+    otpm, max_tokens, n = 750, 100, 10
     mock = mock_server(["anthropic"], time_scale=SCALE, seed=1, sets=anthropic_sets(otpm=otpm, output=n))
     keys: list[str] = []
 
@@ -279,12 +284,12 @@ SPAPI_ZERO = ["spapi.latency.median=0", "spapi.latency.p99=0"]
     [
         # the shipped 2/s with a burst of 10 (at 50/s: 200 ms); with the shipped burst of 2 a
         # full bucket absorbs only 40 ms without a request, less than a busy machine's stalls
-        ("getCatalogItem", "/catalog/2022-04-01/items/B000TEST01", 2.0, 10, 0.04, 6.0),
+        ("getCatalogItem", "/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER", 2.0, 10, 0.04, 6.0),
         # the shipped 0.5/s with a burst of 20 (at 100/s: 200 ms). With the shipped burst of 1,
         # every token that falls due between two arrivals is partly lost to the full bucket
         # (as on the real API), so a blind client gets less than rate x T (2 to 7% less here
         # at 50 to 100/s); the shipped bursts are checked exactly below.
-        ("getItemOffers", "/products/pricing/v0/items/B000TEST01/offers", 0.5, 20, 0.005, 3.0),
+        ("getItemOffers", "/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New", 0.5, 20, 0.005, 3.0),
     ],
 )
 def test_spapi_operation_rate_and_burst(mock_server, op, path, rate, burst, scale, seconds):
@@ -302,7 +307,7 @@ def test_spapi_burst_of_one(mock_server):
     """getItemOffers as shipped (0.5/s, burst 1) at 5/s wall: one request passes, the next
     waits its 200 ms."""
     mock = mock_server(["spapi"], time_scale=0.1, seed=1, sets=SPAPI_ZERO)
-    url = mock.url("spapi") + "/products/pricing/v0/items/B1/offers"
+    url = mock.url("spapi") + "/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New"
     headers = {"x-amz-access-token": "Atza|burst-one"}
 
     async def go():
@@ -330,8 +335,8 @@ def test_spapi_operations_have_their_own_buckets(mock_server):
             async def get(path):
                 async with http.get(base + path, headers=headers) as resp:
                     return resp.status
-            catalog = [await get("/catalog/2022-04-01/items/B1") for _ in range(4)]
-            offers = [await get("/products/pricing/v0/items/B1/offers") for _ in range(3)]
+            catalog = [await get("/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER") for _ in range(4)]
+            offers = [await get("/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New") for _ in range(3)]
             return catalog, offers
 
     catalog, offers = run(go())
