@@ -53,6 +53,7 @@ def users_input(tmp_path_factory) -> Path:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(1200)  # up to 8 rounds of two runs each on a busy machine
 def test_metrics_cost_within_five_percent(benchmark, pinned_mock, users_input, tmp_path):
     mock = pinned_mock(["cardgenius"], sets=FAST_REST_SETS)
     out, ckpt, summary = tmp_path / "out.jsonl", tmp_path / "out.ckpt.sqlite", tmp_path / "summary.json"

@@ -77,6 +77,7 @@ def users_input(tmp_path_factory) -> Path:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(900)  # up to 6 rounds of a run and a Locust run on a busy machine
 def test_runner_throughput_one_core(benchmark, pinned_mock, users_input, tmp_path):
     """>= 5,000 req/s: one POST + one kept field per item, checkpoint and output on, one core."""
     mock = pinned_mock(["cardgenius"], sets=FAST_REST_SETS)
