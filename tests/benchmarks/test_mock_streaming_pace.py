@@ -36,7 +36,7 @@ SETS = [
 def test_stream_pace(benchmark, pinned_mock, loadgen):
     mock = pinned_mock(["openai"], sets=SETS, seed=1)
     body = json.dumps({
-        "model": "gpt-5-nano", "messages": [{"role": "user", "content": "Write two hundred tokens."}],
+        "model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "Write two hundred tokens."}],
         "max_tokens": TOKENS, "stream": True, "stream_options": {"include_usage": True},
     })
     command = dict(url=mock.url("openai") + "/v1/chat/completions", k=STREAMS, body=body,

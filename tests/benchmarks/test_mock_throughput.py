@@ -34,8 +34,9 @@ QUIET_ROUNDS = 3  # a median needs at least this many quiet rounds
 BARE_QUIET_ROUNDS = 2
 RATELIMIT_HEADERS = [f"x-ratelimit-{k}-{d}" for k in ("limit", "remaining", "reset") for d in ("requests", "tokens")]
 
-CHAT_BODY = json.dumps({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 16})
+CHAT_BODY = json.dumps({"model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 16})
 
+# gpt-4.1-nano: a non-reasoning model, so max_tokens is accepted and every output token is content.
 # The RPM and TPM buckets stay on (every answer carries its x-ratelimit-* headers) but never
 # refuse; latency is next to nothing, so the round measures the server, not its sleeps.
 MOCK_SETS = [
