@@ -19,6 +19,7 @@ from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
 from .providers import PROVIDER_CLASSES
 from .providers.base import ConnectionResetByMock, MockContext, Provider
+from .wire import make_middleware
 
 PROVIDERS_KEY = web.AppKey("providers", dict)
 CONTEXT_KEY = web.AppKey("context", MockContext)
@@ -69,8 +70,8 @@ def load_profiles(
 
 def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None) -> web.Application:
     ctx = ctx if ctx is not None else MockContext()
-    app = web.Application(middlewares=[_errors_middleware], client_max_size=64 * 1024**2)
     providers: dict[str, Provider] = {}
+    app = web.Application(middlewares=[_errors_middleware, make_middleware(providers)], client_max_size=64 * 1024**2)
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
         providers[name] = provider

@@ -228,6 +228,9 @@ class Profile(_Model):
         None, ge=1, description="largest request body the real API takes (413 past it)"
     )
     batch: BatchSettings = BatchSettings()
+    remaining_tokens_rounding: int = Field(
+        1, ge=1, description="token *-remaining headers are rounded to this (Anthropic: the nearest thousand)"
+    )
 
     @property
     def mount(self) -> str:

@@ -24,6 +24,7 @@ from .anthropic_output import Content, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
 
+ORGANIZATION_ID = "0dccdde6-f924-4f1b-bb3b-92ef846e0a5b"  # a UUID, as the real header carries
 _HEADER_DIMS = {"requests": "requests", "input_tokens": "input-tokens", "output_tokens": "output-tokens"}
 _LIMIT_TEXT = {"requests": "requests per minute", "input_tokens": "input tokens per minute",
                "output_tokens": "output tokens per minute"}
@@ -215,11 +216,14 @@ class AnthropicProvider(LLMProvider):
     def _limit_headers(self, buckets: BucketSet) -> dict[str, str]:
         now = self.ctx.wall_clock()
         frac = self.ctx.scaled
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"anthropic-organization-id": ORGANIZATION_ID}
         token_dims = []
+        step = self.profile.remaining_tokens_rounding
         for dim, bucket in buckets.buckets.items():
             name = _HEADER_DIMS[dim]
             remaining = max(0, int(bucket.level()))
+            if dim != "requests" and step > 1:
+                remaining = min(int(bucket.capacity), int(round(remaining / step)) * step)  # docs: nearest thousand
             reset = now + bucket.reset_seconds()
             headers[f"anthropic-ratelimit-{name}-limit"] = str(int(bucket.capacity))
             headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)

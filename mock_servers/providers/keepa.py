@@ -11,10 +11,12 @@ import math
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ..profile import KeepaTokens
 from ..timescale import TimeScale
+from . import keepa_content
 from .base import Provider
 
 MAX_ASINS = 100
@@ -64,10 +66,25 @@ class KeepaProvider(Provider):
         self.balances.clear()
 
     def routes(self) -> list[web.RouteDef]:
+        # the keepa client calls "/product/?..." and "/token/?...": both spellings are served
         return [
             self.route("GET", "/product", "product", self.product),
+            self.route("GET", "/product/", "product", self.product),
             self.route("GET", "/token", "token", self.token),
+            self.route("GET", "/token/", "token", self.token),
         ]
+
+    def answer(self, request: web.Request, status: int, body: dict[str, Any], products: bytes = b"") -> web.Response:
+        """Keepa answers gzip-compressed when the client accepts it (every client does); the
+        products' JSON comes ready-made (see :func:`keepa_content.product_json`)."""
+        raw = orjson.dumps(body)
+        if products:
+            raw = raw[:-1] + b',"products":[' + products + b"]}"
+        headers = {}
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            raw = keepa_content.gzip_fast(raw)
+            headers["Content-Encoding"] = "gzip"
+        return web.Response(status=status, body=raw, content_type="application/json", headers=headers)
 
     def _cost(self, name: str) -> int:
         return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
@@ -102,7 +119,7 @@ class KeepaProvider(Provider):
         bal = self._balance(request)
         if isinstance(bal, web.Response):
             return bal
-        return self.json(200, self.envelope(bal, 0, started))
+        return self.answer(request, 200, self.envelope(bal, 0, started))
 
     async def product(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
@@ -118,10 +135,13 @@ class KeepaProvider(Provider):
         domain = _domain(request)
         if domain is None:
             return self.error(400, "REQUEST_REJECTED", f"Invalid domain: {request.query.get('domain')!r}.")
-        cost = self._cost("product") * len(asins)
+        offers = request.query.get("offers")
+        if offers is not None and (not offers.isdigit() or not 20 <= int(offers) <= 100):
+            return self.error(400, "REQUEST_REJECTED", "The offers parameter must be between 20 and 100.")
+        cost = self._cost("product") * keepa_content.cost(request.query, len(asins))
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
-            return self.json(429, self.envelope(bal, 0, started))
+            return self.answer(request, 429, self.envelope(bal, 0, started))
 
         async def work(fault: str | None) -> web.StreamResponse:
             await self.sleep_profile(self.latency.sample())
@@ -130,11 +150,10 @@ class KeepaProvider(Provider):
                 body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
                 return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
             body = self.envelope(bal, cost, started)
-            body["products"] = [{"asin": a, "domainId": domain, "title": f"Mock product {a}",
-                                 "csv": [[0, 1999, 60, 1899]], "lastUpdate": 0} for a in asins]
+            products = b",".join(keepa_content.product_json(a, domain, request.query) for a in asins)
             if fault == "malformed":
-                return self.malformed(200, body)
-            return self.json(200, body)
+                return self.malformed(200, {**body, "products": orjson.loads(b"[" + products + b"]")})
+            return self.answer(request, 200, body, products)
 
         return await self.serve(request, work)
 

@@ -334,6 +334,8 @@ class OpenAIProvider(LLMProvider):
                 fail_at = n // 2 if fault == "stream_error" and index == 0 else -1
                 await resp.write(chunk({"role": "assistant", "content": "" if not choice.tool_calls else None,
                                         "refusal": None}, None, index))
+                if choice.reasoning_tokens:  # a reasoning model thinks before its first visible token
+                    await self.sleep_wall(self.generation_wall_seconds(model, choice.reasoning_tokens))
                 if choice.tool_calls:
                     call = choice.tool_calls[0]
                     parts = pieces(call["function"]["arguments"])

@@ -197,6 +197,9 @@ async def _stream(provider: "OpenAIProvider", request: web.Request, model: "Mode
     try:
         await resp.write(event("response.created", {"response": start}) + event("response.in_progress", {"response": start}))
         await provider.sleep_wall(ttft)
+        reasoning = final["usage"]["output_tokens_details"]["reasoning_tokens"]
+        if reasoning:  # a reasoning model thinks before its first visible token
+            await provider.sleep_wall(provider.generation_wall_seconds(model, reasoning))
         for index, item in enumerate(final["output"]):
             if item["type"] == "reasoning":
                 await resp.write(event("response.output_item.added", {"output_index": index, "item": item})

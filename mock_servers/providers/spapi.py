@@ -81,11 +81,6 @@ class SPAPIProvider(Provider):
                     await request.json()
                 except ValueError:
                     return self.error(400, "bad_request", "Request body is not valid JSON.")
-            if self.profile.strict:
-                bad = strict.check(op.name, request.match_info, request.query)
-                if bad is not None:
-                    return self.error(bad.status, "invalid", bad.message, code=bad.code,
-                                      headers={"x-amzn-RequestId": str(uuid.uuid4())})
             buckets = self.buckets_for((token, op.name), lambda: {
                 "operation": b for b in (self.per_second_bucket(op.rate, op.burst),) if b is not None
             })
@@ -96,6 +91,10 @@ class SPAPIProvider(Provider):
             if refused is not None:
                 self.count_rate_limited(op.name)
                 return self.error(429, "rate_limited", headers=headers)
+            if self.profile.strict:  # after throttling: the usage plan is enforced before the operation runs
+                bad = strict.check(op.name, request.match_info, request.query)
+                if bad is not None:
+                    return self.error(bad.status, "invalid", bad.message, code=bad.code, headers=headers)
 
             async def work(fault: str | None) -> web.StreamResponse:
                 await self.sleep_profile((self.latency_model(op.latency) if op.latency else self.latency).sample())

@@ -36,6 +36,7 @@ SETS = [
 def test_stream_pace(benchmark, pinned_mock, loadgen):
     mock = pinned_mock(["openai"], sets=SETS, seed=1)
     body = json.dumps({
+        # a non-reasoning model: every output token is a content chunk
         "model": "gpt-4.1-nano", "messages": [{"role": "user", "content": "Write two hundred tokens."}],
         "max_tokens": TOKENS, "stream": True, "stream_options": {"include_usage": True},
     })

@@ -174,7 +174,9 @@ def test_rate_limit_error_carries_anthropic_headers(mock_server):
 def test_output_tokens_are_charged_max_tokens_at_admission(mock_server):
     # time_scale 1: no noticeable refill during the test
     mock = mock_server(["anthropic"], time_scale=1.0,
-                       sets=[*FAST, f"anthropic.models.{MODEL}.limits.output_tokens_per_minute=1000"], seed=1)
+                       sets=[*FAST, f"anthropic.models.{MODEL}.limits.output_tokens_per_minute=1000",
+                             "anthropic.remaining_tokens_rounding=1"], seed=1)  # exact: the test reads the bucket
+
     client = _client(mock, max_retries=0)
     raw = client.messages.with_raw_response.create(model=MODEL, max_tokens=600, messages=MESSAGES)
     used = raw.parse().usage.output_tokens

@@ -185,6 +185,7 @@ def anthropic_call(mock, key: str, content: str = "hi", max_tokens: int = 1) -> 
 def anthropic_sets(rpm=BIG, itpm=BIG, otpm=BIG, output: int | None = None) -> list[str]:
     sets = llm_sets("anthropic", f"limits.requests_per_minute={rpm}", f"limits.input_tokens_per_minute={itpm}",
                     f"limits.output_tokens_per_minute={otpm}")
+    sets.append("anthropic.remaining_tokens_rounding=1")  # exact headers: these tests measure the buckets by them
     if output is not None:
         # a fixed output length for the model under test only (the haiku models' own latency
         # could not generate a long median output in time, and the profile says so)
@@ -341,7 +342,8 @@ def test_spapi_operations_have_their_own_buckets(mock_server):
                 async with http.get(base + path, headers=headers) as resp:
                     return resp.status
             catalog = [await get("/catalog/2022-04-01/items/B000TEST01?marketplaceIds=ATVPDKIKX0DER") for _ in range(4)]
-            offers = [await get("/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New") for _ in range(3)]
+            offers = [await get("/products/pricing/v0/items/B000TEST01/offers?MarketplaceId=ATVPDKIKX0DER&ItemCondition=New")
+                      for _ in range(3)]
             return catalog, offers
 
     catalog, offers = run(go())

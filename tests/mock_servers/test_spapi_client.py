@@ -1,0 +1,64 @@
+"""python-amazon-sp-api, unchanged but for its endpoint settings (the client's ``endpoint`` and
+its token client's host), against the SP-API mock: catalog and pricing calls, its errors for
+what the real API refuses, and its throttling exception on 429.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sp_api.api import CatalogItems, Products
+from sp_api.auth import AccessTokenClient
+from sp_api.base import Marketplaces, SellingApiNotFoundException, SellingApiRequestThrottledException
+
+CREDENTIALS = {"refresh_token": "Atzr|mock", "lwa_app_id": "amzn1.application-oa2-client.mock",
+               "lwa_client_secret": "mock-secret"}
+FAST = ["spapi.latency.median=0.005", "spapi.latency.p99=0.01"]
+
+
+def _clients(mock):
+    host = mock.base_url.split("://", 1)[1]
+
+    class MockTokenClient(AccessTokenClient):
+        scheme = "http://"
+        path = "/spapi/auth/o2/token"
+
+    MockTokenClient.host = host
+
+    def client(cls, **kwargs):
+        c = cls(marketplace=Marketplaces.US, credentials=CREDENTIALS, auth_token_client_class=MockTokenClient, **kwargs)
+        c.endpoint = mock.url("spapi")  # the one setting that differs from production
+        return c
+
+    return client
+
+
+def test_catalog_and_pricing_calls(mock_server):
+    mock = mock_server(["spapi"], time_scale=0.01, sets=FAST, seed=6)
+    client = _clients(mock)
+    catalog = client(CatalogItems, version="2022-04-01")
+    item = catalog.get_catalog_item("B0088PUEPK", includedData="summaries,attributes,salesRanks")
+    assert item.payload["asin"] == "B0088PUEPK"
+    assert item.payload["summaries"][0]["marketplaceId"] == "ATVPDKIKX0DER"
+    assert "padding" not in item.payload
+    found = catalog.search_catalog_items(keywords="television", pageSize=5)
+    assert len(found.payload["items"]) == 5 and found.payload["numberOfResults"] > 5
+    assert len({i["asin"] for i in found.payload["items"]}) == 5  # realistic: several different ASINs
+    assert found.next_token or found.payload["pagination"]["nextToken"]
+    products = client(Products)
+    offers = products.get_item_offers("B0088PUEPK", item_condition="New")
+    assert offers.payload["ASIN"] == "B0088PUEPK" and offers.payload["Offers"]
+    prices = products.get_product_pricing_for_asins(["B0088PUEPK", "B00U26V4VQ"])
+    assert [p["ASIN"] for p in prices.payload] == ["B0088PUEPK", "B00U26V4VQ"]
+    with pytest.raises(SellingApiNotFoundException) as info:
+        catalog.get_catalog_item("xx")
+    assert info.value.error[0]["code"] == "NOT_FOUND"
+
+
+def test_throttling_raises_the_clients_exception(mock_server):
+    mock = mock_server(["spapi"], time_scale=1.0, sets=FAST, seed=6)
+    products = _clients(mock)(Products)
+    products.get_item_offers("B0088PUEPK", item_condition="New")  # burst 1 at 0.5/s: the next call is throttled
+    with pytest.raises(SellingApiRequestThrottledException) as info:
+        products.get_item_offers("B0088PUEPK", item_condition="New")
+    assert info.value.code == 429
+    assert info.value.error[0]["code"] == "QuotaExceeded"
