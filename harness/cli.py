@@ -81,9 +81,10 @@ def run(
     resume: bool = typer.Option(False, "--resume", help="Continue the run recorded in the checkpoint."),
     target: str = typer.Option("mock", "--target", help="mock (start or use a mock server) or real (the real API)."),
     time_scale: float = typer.Option(1.0, "--time-scale", help="Mock time compression (0.01 = 100x faster)."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent."),
-    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time)."),
-    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="Serve Prometheus /metrics on 127.0.0.1:P."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop cleanly once this many dollars are spent (> 0)."),
+    max_rps: Optional[float] = typer.Option(None, "--max-rps", help="Hard cap on requests per second (real time, > 0)."),
+    metrics_port: Optional[int] = typer.Option(None, "--metrics-port", min=1, max=65535,
+                                               help="Serve Prometheus /metrics on 127.0.0.1:P."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar or table (CI)."),
     summary_json: Optional[Path] = typer.Option(None, "--summary-json", help="Write the run summary as JSON."),
     transport: str = typer.Option("fast", "--transport", help="HTTP client: fast (harness.runner.transports.fast, the default), aiohttp or httpx."),
@@ -94,9 +95,27 @@ def run(
     pushgateway: Optional[str] = typer.Option(None, "--pushgateway", help="Push the final metrics to this "
                                               "Pushgateway (http://HOST:9091; job harness, grouped by run_id)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", help="Record no metrics at all (measures their cost)."),
+    max_item_bytes: int = typer.Option(10 * 1024 * 1024, "--max-item-bytes", min=1,
+                                       help="An input record larger than this fails (its line named) instead of "
+                                            "being sent as a huge body."),
+    unique_ids: bool = typer.Option(False, "--unique-ids", help="Refuse an input whose ids repeat (default: a "
+                                    "warning before the run)."),
+    keep_connection_failures: bool = typer.Option(False, "--keep-connection-failures", help="On --resume, do "
+                                                  "not run again the items that failed because the target "
+                                                  "could not be reached (they are run again by default)."),
+    breaker_after: int = typer.Option(10, "--breaker-after", min=1, help="Consecutive connection failures (all "
+                                      "workers) after which a target's calls pause while it is probed."),
+    breaker_give_up: float = typer.Option(60.0, "--breaker-give-up", min=0.0, help="Seconds of probing an "
+                                          "unreachable target before the run stops (exit 3, resumable)."),
+    mode: str = typer.Option("online", "--mode", help="online (the runner calls the API) or batch (one LLM call "
+                             "per item through the provider's Batch API at its batch price; see README)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="--mode batch: requests per batch "
+                                             "(default: the provider's most, as the profile says)."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
-    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics."""
+    limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
+    `--mode batch`, through the provider's Batch API (submit, poll, download, rows in order,
+    a journal so that `--resume` never submits a batch twice)."""
     from harness.api import run as run_scenario
     from harness.runner.config import RunConfig
     from harness.scenario import load_scenario
@@ -106,12 +125,26 @@ def run(
         loaded, input=input, output=output, checkpoint=checkpoint, resume=resume, workers=workers,
         time_scale=time_scale, max_cost=max_cost, max_rps=max_rps, transport=transport, target=target,
         metrics_port=metrics_port, quiet=quiet, summary_json=summary_json, metrics=not no_metrics,
-        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr)
+        metrics_linger=metrics_linger, pushgateway=pushgateway, metrics_addr=metrics_addr,
+        max_item_bytes=max_item_bytes, unique_ids=unique_ids, breaker_threshold=breaker_after,
+        breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
+    if mode not in ("online", "batch"):
+        raise _usage(f"--mode must be 'online' or 'batch', got {mode!r}")
+    if mode == "batch":
+        from harness.runner.batch_mode import execute_batch
+
+        done = execute_batch(loaded, config, batch_size)
+        typer.echo(f"{done['items_done']} done, {done['items_failed']} failed of {done['items_total']} in "
+                   f"{done['batches_submitted']} batch(es) -> {done['output']}", err=not quiet)
+        return
+    if batch_size is not None:
+        raise _usage("--batch-size applies to --mode batch only")
     summary = run_scenario(loaded, config)
-    if quiet:
-        typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
-                   f" -> {summary.output}")
+    # where the output went, always (on stderr beside the progress; on stdout with --quiet)
+    typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
+               f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
     if summary.stop_reason:
+        typer.echo(f"stopped: {summary.stop_reason}", err=True)
         raise typer.Exit(3)
 
 
@@ -126,7 +159,10 @@ def failed(
 
     from harness.runner.checkpoint import Checkpoint
     from harness.runner.inputs import read_items
+    from harness.runner.run import check_writable
 
+    if output is not None:
+        check_writable(output, "--output")
     ckpt = Checkpoint.open_existing(checkpoint)
     failed_rows = {seq: (item_id, reason) for seq, item_id, reason, _ in ckpt.failed()}
     in_path = Path(ckpt.get_meta("input") or "")
@@ -191,14 +227,43 @@ def loadspec(
         if workers is not None:
             raise _usage("--workers applies to --plan only (a run was measured at its own worker count)")
         spec = LoadSpec.from_run(run_ckpt, items=items, partner=partner, start=when)  # type: ignore[arg-type]
-    folder = out or Path("reports") / f"loadspec-{spec.scenario}"
+    # a run's spec and a plan's go to different folders by default, so one never replaces the other
+    folder = out or Path("reports") / (f"loadspec-{spec.scenario}" + ("-run" if spec.source == "run" else ""))
+    replaced = _spec_source(folder / "load_spec.json")
+    if replaced is not None and replaced != spec.source:
+        typer.echo(f"note: {folder}/ held the load spec of a {replaced}; it is replaced by this {spec.source}'s",
+                   err=True)
     written = write_loadspec(spec, folder)
+    if plan is not None:
+        _batch_route_section(loaded, n, [workers or loaded.scenario.workers], None,
+                             written.get("LOAD_SPEC.md"), written.get("load_spec.json"))
     v = spec.view()
     typer.echo(f"{spec.scenario} ({spec.source}): {v['concurrency']} connections, {v['sustained_rps']} sustained, "
                f"peak {v['peak_rps']}, {v['bandwidth_out']} out, {v['bandwidth_in']} in, {v['daily_bytes']}, "
                f"{v['total_requests']} requests in {v['duration']}")
     for path in written.values():
         typer.echo(f"  {path}")
+
+
+def _spec_source(path: Path) -> Optional[str]:
+    """``plan`` or ``run``: where the load spec already in a folder came from (None: none)."""
+    import json
+
+    try:
+        return json.loads(path.read_text()).get("source")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _batch_route_section(loaded, items, workers, console, markdown, json_path) -> None:
+    """The provider Batch API route beside an online plan (harness/planning/batch_route.py)."""
+    from harness.commands.batch_plan import add_to_reports, route_for_scenario
+    from harness.reporting.batch_view import print_batch_route
+
+    route = route_for_scenario(loaded, items, workers)
+    add_to_reports(route, markdown, json_path)
+    if console is not None:
+        print_batch_route(route, console)
 
 
 def _parse_workers(text: str) -> list[int]:
@@ -235,9 +300,14 @@ def plan(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="What if a profile field were VALUE: PROVIDER.FIELD=VALUE (repeatable)."),
     json_out: bool = typer.Option(False, "--json", help="Print the table as JSON instead."),
+    deadline: Optional[str] = typer.Option(None, "--deadline", help="Batch route: the time the batch must be "
+                                           "done in (3600, 90m, 24h, 2d); decides online vs the Batch API."),
+    budget: Optional[float] = typer.Option(None, "--budget", help="Batch route: the most the batch may cost (dollars)."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
-    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk."""
+    N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk; for
+    OpenAI and Anthropic calls also the provider's Batch API route (cost, expected and p99
+    completion) and which route to take."""
     import json
 
     from rich.console import Console
@@ -255,13 +325,21 @@ def plan(
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
+    from harness.commands.batch_plan import batch_route_for
+    from harness.planning.planner import CapacityModel, WhatIf
+
+    route = batch_route_for(CapacityModel(loaded, WhatIf(latency_factor, limit_factor)), n,
+                            [p.predicted for p in result.points], deadline, budget)
     if json_out:
-        typer.echo(json.dumps(to_json(result), indent=2, default=str))
+        typer.echo(json.dumps({**to_json(result), "batch_route": route.as_dict()}, indent=2, default=str))
         return
     con = Console(width=max(160, Console().width))
     con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
     for note in result.notes:
         con.print(f"note: {note}")
+    from harness.reporting.batch_view import print_batch_route
+
+    print_batch_route(route, con)
 
 
 def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
@@ -273,7 +351,23 @@ def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: 
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
+    _batch_route_section(loaded, result.items, [p.workers for p in result.points], con, files.get("report.md"),
+                         files.get("report.json"))
     con.print(f"report: {out_dir}/ ({', '.join(sorted(p.name for p in files.values()))}) in {elapsed:.0f} s")
+
+
+def _check_out(loaded, out: Optional[Path]) -> None:
+    """The report folder is writable: found before the sweep, not after it."""
+    from harness.reporting.report import default_out_dir
+    from harness.runner.run import check_writable
+
+    check_writable((out or default_out_dir(loaded.scenario.name)) / "report.md", "--out")
+
+
+def _check_time_scale(value: Optional[float]) -> None:
+    """nan compares false with everything, so it is tested as "not > 0"."""
+    if value is not None and not value > 0:
+        raise _usage(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {value}")
 
 
 def _progress(message: str) -> None:
@@ -291,7 +385,7 @@ def sweep(
     sample: Optional[int] = typer.Option(None, "--sample", min=1, help="Items actually run per worker count (default: what fits the budget)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count when choosing the sample."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
@@ -302,7 +396,9 @@ def sweep(
 
     t0 = time.monotonic()
     ws = _parse_workers(workers)
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
+    _check_out(loaded, out)
     result = sweep_scenario(loaded, ws, items, sample=sample, time_scale=time_scale, budget_s=budget,
                             progress=_progress)
     _report(loaded, result, None, out, f"Sweep: {loaded.scenario.name}", time.monotonic() - t0)
@@ -312,7 +408,7 @@ def sweep(
 @_report_errors
 def reproduce(
     scenario: Path = typer.Argument(..., help="A seed scenario with a claims: section (scenarios/seeds/*.yaml)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/<scenario>-<timestamp>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
 ) -> None:
@@ -324,7 +420,9 @@ def reproduce(
     from harness.scenario import load_scenario
 
     t0 = time.monotonic()
+    _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
+    _check_out(loaded, out)
     done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     claims = loaded.scenario.claims or {}
     _report(loaded, done.result, done.verdicts, out,
@@ -348,14 +446,22 @@ def knee(
 
     from harness.planning.knee import KneeConfig, format_report, knee_from_csv
 
-    if time_scale <= 0:
-        raise _usage(f"--time-scale must be > 0, got {time_scale}")
+    _check_time_scale(time_scale)
     config = KneeConfig(slo_p95=slo_p95, max_error_ratio=max_error_ratio, max_rate_limited_ratio=max_429_ratio,
                         min_growth=min_growth, time_scale=time_scale)
     report = knee_from_csv(history, config)
     typer.echo(json.dumps(report.to_dict(), indent=2) if json_out else format_report(report))
     if report.knee is None:
         raise typer.Exit(1)
+
+
+# -- commands in their own modules (harness/commands/) --
+from harness.commands.calibrate import calibrate as _calibrate  # noqa: E402
+
+app.command(name="calibrate")(_calibrate)
+from harness.commands.compare import compare as _compare  # noqa: E402
+
+app.command(name="compare")(_compare)
 
 
 def main() -> None:

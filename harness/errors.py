@@ -7,14 +7,16 @@ carry the outcome label of the metrics (``harness_requests_total{outcome}``) or 
     ├── InvalidInput (ValueError)      exit 2: the message names the field, the value and the fix
     │   ├── ScenarioError              the scenario file or a command-line option
     │   ├── CheckpointError            the checkpoint cannot be used as asked
-    │   └── OutputError                the output file does not match its checkpoint
+    │   └── OutputError                the output file does not match its checkpoint, or is in use
     ├── SetupError                     exit 2: the run cannot start, through no fault of the input
     │   ├── TargetUnreachable          a target's host cannot be reached at all
     │   └── MockStartError             the mock server did not come up
     ├── ItemFailed                     one item fails, the run goes on (recorded with its reason)
     │   ├── CallFailed                 a call ended without success (permanent, or retries exhausted)
     │   └── TemplateFailure            a step's template cannot be rendered for this item's row
-    └── TransportError                 outcome ``timeout`` or ``connection_error``: no HTTP answer
+    ├── TransportError                 outcome ``timeout`` or ``connection_error``: no HTTP answer
+    ├── OutputWriteError (OSError)     rows could not be written (a full disk): the run stops, exit 3
+    └── BreakerGaveUp                  a target stayed unreachable past the breaker's bound: exit 3
 
 ``InvalidInput`` is also a ``ValueError``, so code that validated with ``ValueError`` before
 keeps catching it.
@@ -86,7 +88,21 @@ class TransportError(HarnessError):
         self.outcome = outcome
 
 
+class OutputWriteError(HarnessError, OSError):
+    """Rows could not be written (a full disk); the file is cut back to its last whole row and
+    the run stops (exit 3, resumable)."""
+
+    exit_code = 3
+
+
+class BreakerGaveUp(HarnessError):
+    """A target stayed unreachable for the whole probing bound of its circuit breaker; the run
+    stops (exit 3, resumable)."""
+
+    exit_code = 3
+
+
 __all__ = [
-    "CallFailed", "CheckpointError", "HarnessError", "InvalidInput", "ItemFailed", "MockStartError", "OutputError",
-    "ScenarioError", "SetupError", "TargetUnreachable", "TemplateFailure", "TransportError",
+    "BreakerGaveUp", "CallFailed", "CheckpointError", "HarnessError", "InvalidInput", "ItemFailed", "MockStartError", "OutputError",
+    "OutputWriteError", "ScenarioError", "SetupError", "TargetUnreachable", "TemplateFailure", "TransportError",
 ]

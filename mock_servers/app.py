@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ProfileError
+from .guards import Guards
 from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
 from .providers import PROVIDER_CLASSES
@@ -39,21 +40,27 @@ def load_profiles(
     shipped = shipped_profiles()
     data: dict[str, dict[str, Any]] = {}
     sources: dict[str, str] = {}
-    wanted = list(providers) if providers else ([] if profile_files else list(DEFAULT_PROVIDERS))
-    for name in wanted:
-        if name not in shipped:
-            raise ProfileError(
-                f"unknown provider {name!r}; shipped profiles: {', '.join(shipped)} (or give --profile FILE)"
-            )
-        data[name] = load_profile_data(shipped[name])
-        sources[name] = str(shipped[name])
+    files: dict[str, tuple[dict[str, Any], str]] = {}
     for path in profile_files:
         raw = load_profile_data(Path(path))
         name = raw.get("name")
         if not isinstance(name, str):
             raise ProfileError(f"{path}: a profile needs a 'name' (lower-case letters, digits, - or _)")
+        files[name] = (raw, str(path))
+    wanted = list(providers) if providers else ([] if profile_files else list(DEFAULT_PROVIDERS))
+    for name in wanted:
+        if name in files:  # a given profile's name is a provider like a shipped one
+            continue
+        if name not in shipped:
+            raise ProfileError(
+                f"unknown provider {name!r}; shipped profiles: {', '.join(shipped)}"
+                + (f"; your profiles: {', '.join(files)}" if files else " (or give --profile FILE)")
+            )
+        data[name] = load_profile_data(shipped[name])
+        sources[name] = str(shipped[name])
+    for name, (raw, source) in files.items():
         data[name] = raw
-        sources[name] = str(path)
+        sources[name] = source
     for text in overrides:
         provider, field, value = parse_assignment(text)
         if provider not in data:
@@ -68,17 +75,32 @@ def load_profiles(
     return profiles
 
 
-def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None) -> web.Application:
+def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
+               guards: Guards | None = None) -> web.Application:
     ctx = ctx if ctx is not None else MockContext()
+    guards = guards or Guards()
     providers: dict[str, Provider] = {}
-    app = web.Application(middlewares=[_errors_middleware, make_middleware(providers)], client_max_size=64 * 1024**2)
+    by_mount: list[tuple[str, Provider]] = []
+
+    def provider_for(request: web.Request) -> Provider | None:
+        path = request.path
+        for mount, provider in by_mount:
+            if path == mount or path.startswith(mount + "/"):
+                return provider
+        return None
+
+    # the guard comes first: an oversized body is refused before anything reads it
+    app = web.Application(middlewares=[guards.middleware(provider_for), _errors_middleware,
+                                       make_middleware(providers)], client_max_size=guards.max_body_bytes)
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
         providers[name] = provider
-        sub = web.Application(client_max_size=64 * 1024**2)
+        by_mount.append((profile.mount.rstrip("/"), provider))
+        sub = web.Application(client_max_size=guards.max_body_bytes)
         sub.add_routes(provider.routes())
         sub.router.add_route("*", "/{tail:.*}", _not_found(provider))
         app.add_subapp(profile.mount, sub)
+    by_mount.sort(key=lambda mp: len(mp[0]), reverse=True)
     app[PROVIDERS_KEY] = providers
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", _healthz)

@@ -22,6 +22,12 @@ Z99 = 2.3263478740408408  # standard normal quantile at 0.99
 ProviderKind = Literal["openai", "anthropic", "spapi", "keepa", "rest"]
 
 
+# Bounds on rates and durations: beyond them a value is a typo or an attack (rpm 1e-300 made a
+# 300-digit Retry-After; hang_seconds 1e300 a connection held forever), not a rehearsal.
+_MIN_PER_MINUTE, _MAX_RATE = 1e-3, 1e12
+_MAX_SECONDS = 86_400.0  # a day
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -35,8 +41,8 @@ class Latency(_Model):
     median time to first token) is derived from the median when not given.
     """
 
-    median: float = Field(0.0, ge=0)
-    p99: float | None = Field(None, ge=0)
+    median: float = Field(0.0, ge=0, le=_MAX_SECONDS)
+    p99: float | None = Field(None, ge=0, le=_MAX_SECONDS)
     ttft: float | None = Field(None, ge=0)
     tokens_per_second: float | None = Field(None, gt=0)
 
@@ -67,12 +73,12 @@ class TokenDistribution(_Model):
 class Limits(_Model):
     """Server-side token buckets. Per-minute buckets hold one minute's worth at most."""
 
-    requests_per_minute: float | None = Field(None, gt=0)
-    tokens_per_minute: float | None = Field(None, gt=0)
-    input_tokens_per_minute: float | None = Field(None, gt=0)
-    output_tokens_per_minute: float | None = Field(None, gt=0)
-    requests_per_second: float | None = Field(None, gt=0)
-    burst: float | None = Field(None, gt=0, description="bucket size for requests_per_second")
+    requests_per_minute: float | None = Field(None, ge=_MIN_PER_MINUTE, le=_MAX_RATE)
+    tokens_per_minute: float | None = Field(None, ge=_MIN_PER_MINUTE, le=_MAX_RATE)
+    input_tokens_per_minute: float | None = Field(None, ge=_MIN_PER_MINUTE, le=_MAX_RATE)
+    output_tokens_per_minute: float | None = Field(None, ge=_MIN_PER_MINUTE, le=_MAX_RATE)
+    requests_per_second: float | None = Field(None, ge=_MIN_PER_MINUTE / 60, le=_MAX_RATE)
+    burst: float | None = Field(None, gt=0, le=_MAX_RATE, description="bucket size for requests_per_second")
     batch_enqueued_tokens: float | None = Field(
         None, gt=0, description="prompt tokens of unfinished batches per model (OpenAI's batch queue limit)"
     )
@@ -85,7 +91,7 @@ class Capacity(_Model):
 
     max_in_flight: int | None = Field(None, ge=1)
     max_queue: int = Field(1000, ge=0)
-    queue_timeout: float = Field(30.0, gt=0)
+    queue_timeout: float = Field(30.0, gt=0, le=_MAX_SECONDS)
 
 
 class Faults(_Model):
@@ -99,7 +105,8 @@ class Faults(_Model):
     reset: float = Field(0.0, ge=0, le=1)
     malformed: float = Field(0.0, ge=0, le=1)
     stream_error: float = Field(0.0, ge=0, le=1)
-    hang_seconds: float = Field(600.0, gt=0, description="how long a hung request holds the connection")
+    hang_seconds: float = Field(600.0, gt=0, le=_MAX_SECONDS,
+                                description="how long a hung request holds the connection (a day at most)")
 
     @model_validator(mode="after")
     def _check(self) -> "Faults":
@@ -170,11 +177,18 @@ class Endpoint(_Model):
     rate: float | None = Field(None, gt=0, description="requests per second (SP-API style)")
     burst: float | None = Field(None, gt=0)
     cost: int = Field(1, ge=0, description="Keepa tokens per item")
+    response: Any = Field(None, description="REST: the answer body, a JSON example whose strings may be "
+                                            "templates (see mock_servers/response_template.py); default "
+                                            "{id, endpoint, status, params, request, padding}")
 
     @model_validator(mode="after")
     def _check(self) -> "Endpoint":
         if not self.path.startswith("/"):
             raise ValueError(f"path must start with '/': {self.path!r}")
+        if self.response is not None:
+            from .response_template import compile_response
+
+            compile_response(self.response, f"endpoints.{self.name}.response")  # syntax errors now
         return self
 
 
@@ -202,6 +216,9 @@ class KeepaTokens(_Model):
     refill_rate: int = Field(20, ge=1, description="tokens added per minute")
     initial: int | None = Field(None, description="starting balance; default a full hour")
     max_hours: float = Field(1.0, gt=0, description="tokens older than this expire (cap)")
+
+
+RESERVED_MOUNTS = frozenset({"admin", "metrics", "healthz"})
 
 
 class Profile(_Model):
@@ -238,6 +255,10 @@ class Profile(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "Profile":
+        first = self.mount.strip("/").split("/", 1)[0]
+        if first in RESERVED_MOUNTS:
+            raise ValueError(f"name {self.name!r} (mount {self.mount}) is reserved: the mock serves /{first} itself; "
+                             "choose another name, or a prefix")
         if self.kind in ("openai", "anthropic") and not self.models:
             raise ValueError(f"an {self.kind} profile needs at least one entry under 'models'")
         if self.kind in ("rest", "spapi") and not self.endpoints:

@@ -12,6 +12,7 @@ from typing import Callable
 from aiohttp import web
 
 from .app import create_app
+from .guards import Guards, beyond_loopback
 from .profile import Profile
 from .providers.base import MockContext
 
@@ -44,8 +45,17 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     announce: Callable[[str], None] = print,
+    guards: Guards | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until interrupted; ``announce`` gets a line per base URL once listening."""
+    """Serve until interrupted; ``announce`` gets a line per base URL once listening, ``warn``
+    a warning when the address is reachable beyond this machine."""
+    guards = guards or Guards()
+    if beyond_loopback(host):
+        (warn or announce)(
+            f"warning: listening on {host}, beyond loopback: anyone who can reach this machine can use the "
+            "mock" + (" (the admin API needs the admin token)" if guards.admin_token else
+                      " and its /admin API (change profiles, reset limits); give --admin-token TOKEN"))
     raise_fd_limit()
     try:
         import uvloop
@@ -53,12 +63,13 @@ def serve(
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         pass
-    asyncio.run(_serve(profiles, ctx, host, port, announce))
+    asyncio.run(_serve(profiles, ctx, host, port, announce, guards))
 
 
-async def _serve(profiles, ctx, host, port, announce) -> None:
-    app = create_app(profiles, ctx)
-    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+async def _serve(profiles, ctx, host, port, announce, guards: Guards) -> None:
+    app = create_app(profiles, ctx, guards)
+    # keepalive_timeout is aiohttp's idle timeout (its default is an hour)
+    runner = web.AppRunner(app, access_log=None, handle_signals=True, keepalive_timeout=guards.idle_timeout)
     await runner.setup()
     tune_gc()  # after the app is built, so its objects are frozen too
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
@@ -70,10 +81,13 @@ async def _serve(profiles, ctx, host, port, announce) -> None:
     base = f"http://{host}:{real_port}"
     announce(f"mock server listening on {base} (time_scale {ctx.time_scale.factor:g})")
     for name, p in profiles.items():
-        announce(f"  {name:<11} {base}{p.mount}")
+        # the base URL a client is given: the OpenAI SDK's includes /v1 (its paths start after it)
+        announce(f"  {name:<11} {base}{p.mount}{'/v1' if p.kind == 'openai' else ''}")
     announce(f"  {'metrics':<11} {base}/metrics")
     sys.stdout.flush()
+    sweeper = asyncio.create_task(guards.sweep(runner.server))
     try:
         await asyncio.Event().wait()
     finally:
+        sweeper.cancel()
         await runner.cleanup()

@@ -2,9 +2,10 @@
 own format where aiohttp would answer in plain text (413 past the body limit, 405), CORS
 preflights, and the providers' extra headers.
 
-The providers compress large bodies when the client accepts it (``Accept-Encoding: gzip``),
-so a load spec's bandwidth is that of compressed bodies; small ones (a typical chat answer)
-go uncompressed, as they do from the real APIs, which keeps the hot path cheap.
+OpenAI and Anthropic (behind Cloudflare) compress large bodies when the client accepts it
+(``Accept-Encoding: gzip``); small ones (a typical chat answer) go uncompressed, which keeps
+the hot path cheap. Keepa compresses everything itself (see the Keepa provider). SP-API and
+REST partner profiles are sent as they are: their ``response_bytes`` are wire sizes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Awaitable, Callable
 from aiohttp import web
 
 COMPRESS_FROM = 1024  # bytes; below this the real APIs' edges send bodies as they are
+COMPRESSING_KINDS = ("openai", "anthropic")
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
         "Access-Control-Allow-Headers": "*", "Access-Control-Max-Age": "86400"}
 _MESSAGES = {405: "Method not allowed.", 413: "Request exceeds the maximum allowed number of bytes."}
@@ -23,6 +25,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def make_middleware(providers: dict) -> Callable:
     """The wire middleware for ``providers`` (name -> Provider)."""
+
+    def compresses(path: str) -> bool:
+        provider = provider_for(path)
+        return provider is not None and provider.profile.kind in COMPRESSING_KINDS
 
     def provider_for(path: str):
         for p in providers.values():
@@ -45,7 +51,8 @@ def make_middleware(providers: dict) -> Callable:
             resp = provider.error(exc.status, kind, _MESSAGES[exc.status])
         if isinstance(resp, web.Response) and not resp.prepared and "Content-Encoding" not in resp.headers:
             body = resp.body
-            if body is not None and len(body) >= COMPRESS_FROM and "gzip" in request.headers.get("Accept-Encoding", ""):
+            if body is not None and len(body) >= COMPRESS_FROM and "gzip" in request.headers.get("Accept-Encoding", "") \
+                    and compresses(request.path):
                 resp.enable_compression()
         return resp
 

@@ -331,8 +331,8 @@ class ClaimChecker:
         model = pb.duration_s / pw.duration_s
         mb, mw = self.measured(b, n), self.measured(w, n)
         v.measured = mb.duration_s / mw.duration_s if (mb and mw) else None
-        why = (f"{fmt_num(n)} items: {fmt_duration(pb.duration_s)} with {b} worker{'s' if b > 1 else ''} / "
-               f"{fmt_duration(pw.duration_s)} with {w} = {model:.1f}x")
+        why = (f"speed-up vs {b} worker{'s' if b > 1 else ''}: {fmt_num(n)} items, "
+               f"{fmt_duration(pb.duration_s)} with {b} / {fmt_duration(pw.duration_s)} with {w} = {model:.1f}x")
         extra = ""
         if pw.items_per_s * pw.item_time_s >= w * 0.98 and pb.items_per_s * pb.item_time_s >= b * 0.98:
             extra = f" ({w} / {b} workers at a constant {pw.item_time_s:.2f} s per item give at most {w / b:.0f}x)"
@@ -345,7 +345,8 @@ class ClaimChecker:
         model = 100.0 * (1.0 - pw.duration_s / pb.duration_s)
         mb, mw = self.measured(b, n), self.measured(w, n)
         v.measured = 100.0 * (1.0 - mw.duration_s / mb.duration_s) if (mb and mw) else None
-        why = f"1 - {fmt_duration(pw.duration_s)} / {fmt_duration(pb.duration_s)} = {model:.0f}% faster"
+        why = (f"vs {b} worker{'s' if b > 1 else ''}: 1 - {fmt_duration(pw.duration_s)} / "
+               f"{fmt_duration(pb.duration_s)} = {model:.0f}% faster")
         self._judge(v, model, "%", why)
 
     def _k_concurrency(self, v: Verdict, claim: dict) -> None:

@@ -23,6 +23,7 @@ from harness.runner.inputs import read_items
 from harness.runner.mockproc import start_mock
 from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
+from harness.planning.diagnosis import explain
 from harness.scenario import LoadedScenario
 
 # seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
@@ -155,7 +156,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
             sample_path = _write_sample(loaded, work / f"input-{w}.jsonl", n)
             _reset(mock.base_url)
-            say(f"{sc.name}: {w} workers, {n} of {n_full} items at time scale {scale:g}")
+            say(f"{sc.name}: {w} worker{'s' if w != 1 else ''}, {n} of {n_full} items at time scale {scale:g}")
             opts = RunConfig(input=sample_path, output=work / f"output-{w}.jsonl",
                               checkpoint=work / f"checkpoint-{w}.sqlite", workers=w, time_scale=scale,
                               input_format="jsonl", output_format="jsonl")
@@ -167,7 +168,11 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
             full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
             measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)
-            result.points.append(SweepPoint(w, pred, measured, claims.get(w)))
+            point = SweepPoint(w, pred, measured, claims.get(w))
+            result.points.append(point)
+            hint = explain(point)
+            if hint:  # more than the bar off: say what the run suggests, not only the number
+                result.notes.append(hint)
     return result
 
 

@@ -400,7 +400,7 @@ class LoadSpec:
             / max(1, int(s.get("items_failed") or 0) + int(s.get("items_done") or 0)),
             latency_s={k: float(lat[k]) for k in ("p50", "p95", "p99") if k in lat},
             policy=ClientPolicy.from_scenario(loaded, workers) if loaded else None, start=start,
-            binding=f"measured at {workers} workers", risk="none" if not limited else
+            binding=f"measured at {workers} worker{'s' if workers != 1 else ''}", risk="none" if not limited else
             f"{limited:,} of {requests:,} requests answered 429 in the run",
             cost_total=float(s.get("cost_dollars") or 0.0) * n_items / finished,
             scenario_path=scenario_path, notes=notes,
@@ -417,7 +417,7 @@ class LoadSpec:
                                            spec.request_bytes, spec.response_bytes)]
             spec.claims = _claims(loaded, spec)
         scale = s.get("time_scale")
-        spec.notes.append(f"Measured by a run of {finished:,} items ({requests:,} requests) at {workers} workers"
+        spec.notes.append(f"Measured by a run of {finished:,} items ({requests:,} requests) at {workers} worker{'s' if workers != 1 else ''}"
                           + (f", time scale {scale:g}, converted to real time" if scale and scale != 1 else "")
                           + (f"; projected to {n_items:,} items at the measured rate" if n_items != finished else "")
                           + ". Bytes are request and response bodies (headers not counted).")
@@ -434,7 +434,8 @@ def read_run_meta(checkpoint: Path) -> dict[str, str]:
     """A checkpoint's meta table, opened read-only (a running batch is not disturbed)."""
     path = Path(checkpoint)
     if not path.exists():
-        raise InvalidInput(f"checkpoint {path} does not exist")
+        raise InvalidInput(f"checkpoint {path} does not exist: run the batch first (`harness run SCENARIO`, "
+                           "whose checkpoint is OUTPUT.checkpoint.sqlite), or use --plan SCENARIO to predict")
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 from harness.planning.claims import CONTRADICTED, HOLDS, Verdict, fmt_duration, fmt_num, fmt_value, summarize
 from harness.planning.results import SweepResult
 
-ACCURACY_BAR = 0.10  # the design's bar: predicted vs measured duration within 10%
+from harness.planning.diagnosis import ACCURACY_BAR  # predicted vs measured duration within 10%
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def _claim_text(claim: dict | None) -> str:
 
 def table_columns(result: SweepResult, with_claims: bool) -> list[str]:
     measured = any(p.measured is not None for p in result.points)
-    cols = ["workers", "items/s", "items/min", f"time for {fmt_num(result.items)}", "speed-up", "faster"]
+    cols = ["workers", "items/s", "items/min", f"time for {fmt_num(result.items)}", "speed-up vs 1", "faster vs 1"]
     if measured:
         cols += ["measured time", "error"]
     if with_claims:

@@ -12,7 +12,8 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+from urllib.parse import urlsplit
 from urllib.parse import urlencode
 
 import orjson
@@ -20,14 +21,17 @@ import orjson
 from mock_servers.profile import Profile
 
 from harness.runner.adaptive import AdaptiveConcurrency
+from harness.runner.breaker import CircuitBreaker
+from harness.runner.figures import FigureBook
 from harness.errors import CallFailed, TransportError
 from harness.runner.learning import learn_from_headers, retry_after_seconds
 from harness.runner.limiter import Rate, RateLimiter
+from harness.runner.masking import Masker, basic_parts
 from harness.runner.metrics import RunnerMetrics
 from harness.runner.retry import Outcome, RetryPolicy, classify_status
 from harness.runner.stats import RunStats
 from harness.runner.transports import HttpResponse, make_transport
-from harness.runner.usage import limiter_cost, price_of, usage_of
+from harness.runner.usage import Usage, limiter_cost, price_of, usage_of
 
 _OVERLOADED = {503, 529}
 
@@ -62,7 +66,8 @@ class Caller:
     def __init__(self, targets: dict[str, TargetRuntime], *, policy: RetryPolicy, timeout: float,
                  concurrency: AdaptiveConcurrency | None, metrics: RunnerMetrics, stats: RunStats,
                  max_rps: float | None = None, time_scale: float = 1.0, transport: str = "aiohttp",
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, breaker_threshold: int = 10,
+                 breaker_give_up: float = 60.0, on_give_up: Callable[[str], None] | None = None) -> None:
         self.targets = targets
         self.policy = policy
         self.timeout = timeout
@@ -75,18 +80,27 @@ class Caller:
         # --max-rps is a hard cap on real requests per second, whatever the time scale
         self.cap = RateLimiter({"requests": Rate(max_rps / time_scale, 1.0)}) if max_rps else None
         self.secrets = [t.secret for t in targets.values() if t.secret]
+        # every encoded form of every key, built once (never per request)
+        self.redact = Masker(self.secrets, [b for t in targets.values()
+                                            for b in basic_parts({**t.static_headers, **t.auth_headers})])
+        # one breaker per target: K connection failures in a row (any worker) pause its calls
+        probe_timeout = max(min(timeout, 5.0), 0.5)
+        self.breakers = {name: CircuitBreaker(name, _prober(t.base_url, probe_timeout), threshold=breaker_threshold,
+                                              give_up_after=breaker_give_up, on_change=self._breaker_note,
+                                              on_give_up=on_give_up)
+                         for name, t in targets.items()}
+        self.figures = FigureBook(time_scale)  # per-request figures for `harness calibrate`
         gauge = metrics.in_flight_g
         if hasattr(gauge, "set_function"):
             gauge.set_function(lambda: self.stats.in_flight)
 
     async def close(self) -> None:
+        for b in self.breakers.values():
+            b.close()
         await self.transport.close()
 
-    def redact(self, text: str) -> str:
-        for s in self.secrets:
-            if s and s in text:
-                text = text.replace(s, "***")
-        return text
+    def _breaker_note(self, text: str | None) -> None:
+        self.stats.notice = text
 
     def handle(self, ctx: dict[str, Any]) -> "CallHandle":
         return CallHandle(self, ctx)
@@ -110,9 +124,14 @@ class Caller:
         duration = m.child(m.duration, target.name, endpoint)
         ok_count = m.child(m.requests, target.name, endpoint, "ok")
         op_limiter = target.op_limiter(endpoint)
+        breaker = self.breakers[target.name]
+        fig = self.figures.slot(target.name, endpoint, body.get("model") if isinstance(body, dict) else None,
+                                target.profile.kind, target.profile.name)
         attempt = 0
         while True:
             attempt += 1
+            if breaker.is_open or breaker.gave_up is not None:
+                await breaker.wait()  # held while the target is unreachable, not failed
             if self.concurrency is not None:
                 await self.concurrency.acquire()
             aimd = "neutral"
@@ -144,6 +163,8 @@ class Caller:
             if resp is not None:
                 resp_count.inc(len(resp.body))
                 self.stats.bytes(len(data or b""), len(resp.body))
+                if fig.wants_headers():
+                    fig.add_headers(resp.status, resp.headers)
                 if target.learn:
                     self._learn(target, resp.headers, op_limiter)
                 parsed, malformed = _parse(resp)
@@ -159,11 +180,25 @@ class Caller:
                         target.limiter.block_until(retry_after)
             else:
                 detail = error.args[0] if error is not None else "no answer"  # type: ignore[union-attr]
+            if outcome is Outcome.CONNECTION_ERROR:
+                breaker.failure()
+                if breaker.is_open:  # the target is down, not this item: the attempt is not counted
+                    self.stats.request(outcome.value, elapsed)
+                    m.child(m.requests, target.name, endpoint, outcome.value).inc()
+                    attempt -= 1
+                    continue
+            elif resp is not None:
+                breaker.failures = 0
             (ok_count if outcome is Outcome.OK else m.child(m.requests, target.name, endpoint, outcome.value)).inc()
             self.stats.request(outcome.value, elapsed)  # after a malformed 200 became server_error
             if outcome is Outcome.OK:
-                self._account(target, body, parsed, cost)
+                usage = self._account(target, body, parsed, cost)
+                fig.add(elapsed, str(resp.status), len(data or b""), len(resp.body),  # type: ignore[union-attr]
+                        usage.input_tokens, usage.output_tokens)
                 return parsed, attempt
+            fig.add(elapsed, outcome.value if resp is None else ("malformed" if resp.status < 300 else str(resp.status)),
+                    len(data or b""),
+                    0 if resp is None else len(resp.body), ok=False)
             if not self.policy.should_retry(outcome, attempt):
                 kind = outcome.value
                 raise CallFailed(self.redact(f"{kind} after {attempt} attempt{'s' if attempt > 1 else ''}: {detail}"),
@@ -196,7 +231,7 @@ class Caller:
             if current is None or abs(current.per_second - rate.per_second) > 1e-9 * rate.per_second:
                 limiter.set_rate(dim, rate)
 
-    def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> None:
+    def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> Usage:
         usage = usage_of(target.profile, parsed)
         if usage.output_tokens and "output_tokens_per_minute" in cost:
             unused = cost["output_tokens_per_minute"] - usage.output_tokens
@@ -212,6 +247,7 @@ class Caller:
         if dollars:
             m.cost_c.inc(dollars)
         self.stats.usage(usage.input_tokens, usage.output_tokens, dollars)
+        return usage
 
 
 class CallHandle:
@@ -239,6 +275,23 @@ class CallHandle:
             raise
         self.attempts += n
         return result
+
+
+def _prober(base_url: str, timeout: float):
+    """A probe for the breaker: does the target's host accept a TCP connection now?"""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+
+    async def probe() -> bool:
+        try:
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        writer.close()
+        return True
+
+    return probe
 
 
 def _parse(resp: HttpResponse) -> tuple[Any, bool]:

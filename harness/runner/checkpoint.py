@@ -30,7 +30,10 @@ try:
 except ImportError:  # not POSIX: no cross-process lock
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["Checkpoint", "CheckpointError"]
+__all__ = ["Checkpoint", "CheckpointError", "CONNECTION_FAILED"]
+
+# the reason of an item whose every attempt found no connection (the caller writes it so)
+CONNECTION_FAILED = "connection_error after "
 
 SCHEMA_VERSION = "1"
 _PAGE = 2000  # rows per query when streaming, so no read transaction stays open for long
@@ -294,6 +297,15 @@ class Checkpoint:
             row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
+    def set_figures(self, figures: dict[str, Any]) -> None:
+        """Store the run's per-request figures (:class:`harness.runner.figures.FigureBook`, for
+        ``harness calibrate``): bounded samples and counts, never a key or a body."""
+        self.set_meta("figures", orjson.dumps(figures).decode())
+
+    def get_figures(self) -> dict[str, Any] | None:
+        text = self.get_meta("figures")
+        return None if text is None else orjson.loads(text)
+
     def output_position(self) -> tuple[int, int]:
         """(next seq to write, byte offset of the output file after the rows written)."""
         with self._lock:
@@ -308,6 +320,27 @@ class Checkpoint:
                 "UPDATE output_position SET next_seq = ?, offset = ? WHERE id = 0",
                 (next_seq, offset),
             )
+
+    def reopen_failed(self, reason_prefix: str) -> int:
+        """Make failed items whose reason starts with ``reason_prefix`` unfinished again, so a
+        resume runs them (items failed because the target was down). If one of them is already
+        in the output, the output position goes back to the start and the writer writes every
+        row again from the journal. One transaction; returns how many were reopened."""
+        like = reason_prefix.replace("%", r"\%").replace("_", r"\_") + "%"
+        with self._lock, self._transaction():
+            row = self._db.execute(
+                "SELECT count(*), min(seq) FROM items WHERE status = 'failed' AND reason LIKE ? ESCAPE '\\'",
+                (like,),
+            ).fetchone()
+            n, first = int(row[0]), row[1]
+            if not n:
+                return 0
+            self._db.execute("DELETE FROM items WHERE status = 'failed' AND reason LIKE ? ESCAPE '\\'", (like,))
+            next_seq = self._db.execute("SELECT next_seq FROM output_position WHERE id = 0").fetchone()[0]
+            if first < next_seq:
+                self._db.execute("UPDATE output_position SET next_seq = 0, offset = 0 WHERE id = 0")
+        self._counts["failed"] -= n
+        return n
 
     # --- reading ----------------------------------------------------------------------------
 

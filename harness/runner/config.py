@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,12 +41,29 @@ class RunConfig:
     metrics_addr: str = "127.0.0.1"    # 0.0.0.0 in a container, so Prometheus can reach it
     metrics_linger: float = 0.0        # keep /metrics up this long after the run (so it is scraped)
     pushgateway: str | None = None     # push the final metrics there (short runs)
+    max_item_bytes: int | None = 10 * 1024 * 1024  # a larger input record fails, never sent
+    unique_ids: bool = False           # refuse an input whose ids repeat (else a warning)
+    breaker_threshold: int = 10        # consecutive connection failures that pause a target
+    breaker_give_up: float = 60.0      # seconds of probing before the run stops (exit 3)
+    retry_connection_failures: bool = True  # --resume runs items failed by connection errors again
 
     def __post_init__(self) -> None:
         if self.target not in ("mock", "real"):
             raise ScenarioError(f"--target must be 'mock' or 'real', got {self.target!r}")
+        # "not > 0" refuses nan too; inf is allowed (a mock that never answers: signals still stop it)
         if not self.time_scale > 0:
-            raise ScenarioError(f"--time-scale must be > 0, got {self.time_scale}")
+            raise ScenarioError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {self.time_scale}")
+        if self.max_rps is not None and not (self.max_rps > 0 and math.isfinite(self.max_rps)):
+            raise ScenarioError(f"--max-rps must be a number > 0 (requests per second), got {self.max_rps}; "
+                                "leave it out for no cap")
+        if self.max_cost is not None and not (self.max_cost > 0 and math.isfinite(self.max_cost)):
+            raise ScenarioError(f"--max-cost must be a number of dollars > 0, got {self.max_cost}")
+        if self.metrics_port is not None and not 0 < self.metrics_port < 65536:
+            raise ScenarioError(f"--metrics-port must be 1-65535, got {self.metrics_port}")
+        if self.max_item_bytes is not None and self.max_item_bytes < 1:
+            raise ScenarioError(f"--max-item-bytes must be >= 1, got {self.max_item_bytes}")
+        if self.breaker_threshold < 1 or not self.breaker_give_up >= 0:
+            raise ScenarioError("--breaker-after must be >= 1 and --breaker-give-up >= 0 seconds")
         if self.target == "real" and self.time_scale != 1.0:
             raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
         if not self.metrics and (self.metrics_port is not None or self.pushgateway):

@@ -82,6 +82,7 @@ def read_items(
     start_seq: int = 0,
     skip: Callable[[int], bool] | None = None,
     stop_seq: int | None = None,
+    max_bytes: int | None = None,
 ) -> Iterator[InputItem]:
     """Stream the items of ``path`` in file order.
 
@@ -92,12 +93,50 @@ def read_items(
     ``id_field``: the column/field holding the item id; a row without it is an error item.
     For CSV, an unreadable header, duplicate column names or a header without the id column
     raise ValueError at the call, before any item.
+    ``max_bytes``: a record larger than this is an error item (never sent as a huge body).
     """
     kind = detect_format(Path(path), fmt)
     if kind == "csv":
         header = _csv_header(Path(path), id_field)  # header errors now, not at first next()
-        return _read_csv(Path(path), header, id_field, start_seq, skip, stop_seq)
-    return _read_jsonl(Path(path), id_field, start_seq, skip, stop_seq)
+        return _read_csv(Path(path), header, id_field, start_seq, skip, stop_seq, max_bytes)
+    return _read_jsonl(Path(path), id_field, start_seq, skip, stop_seq, max_bytes)
+
+
+def duplicate_ids(path: Path, fmt: str | None, id_field: str | None, examples: int = 3) -> tuple[int, list[str]]:
+    """How many items repeat an earlier item's id, and a few of those ids. One streamed pass;
+    ids are kept as 8-byte hashes (numpy), so a million ids cost 8 MB."""
+    import hashlib
+
+    import numpy as np
+
+    if id_field is None:
+        return 0, []
+    hashes: list[int] = []
+    chunks = []
+    for item in read_items(path, fmt, id_field):
+        if item.row is None:
+            continue
+        digest = hashlib.blake2b(item.item_id.encode("utf-8", "surrogateescape"), digest_size=8).digest()
+        hashes.append(int.from_bytes(digest, "little", signed=True))
+        if len(hashes) >= 65536:
+            chunks.append(np.array(hashes, dtype=np.int64))
+            hashes = []
+    chunks.append(np.array(hashes, dtype=np.int64))
+    every = np.sort(np.concatenate(chunks))
+    repeated = int(np.count_nonzero(every[1:] == every[:-1])) if every.size > 1 else 0
+    if not repeated:
+        return 0, []
+    seen: set[str] = set()
+    found: list[str] = []
+    for item in read_items(path, fmt, id_field):  # second pass only when there are repeats
+        if item.row is None:
+            continue
+        if item.item_id in seen and item.item_id not in found:
+            found.append(item.item_id)
+            if len(found) >= examples:
+                break
+        seen.add(item.item_id)
+    return repeated, found
 
 
 def count_items(path: Path, fmt: str | None = None) -> int:
@@ -114,20 +153,9 @@ def count_items(path: Path, fmt: str | None = None) -> int:
                 if not raw.isspace():
                     count += 1
         return count
-    with _open_csv(path) as f:
-        reader = csv.reader(f, **_CSV_OPTIONS)
-        count = 0
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                break
-            except csv.Error:
-                count += 1
-                continue
-            if fields:
-                count += 1
-        return max(count - 1, 0)  # the header
+    header = _csv_header(Path(path), None) if Path(path).stat().st_size else None
+    count = sum(1 for _ in _csv_records(Path(path), len(header) if header else None))
+    return max(count - 1, 0)  # the header
 
 
 # --- JSON Lines -------------------------------------------------------------------------------
@@ -139,6 +167,7 @@ def _read_jsonl(
     start_seq: int,
     skip: Callable[[int], bool] | None,
     stop_seq: int | None,
+    max_bytes: int | None = None,
 ) -> Iterator[InputItem]:
     seq = -1
     with open(path, "rb") as f:
@@ -154,7 +183,14 @@ def _read_jsonl(
                 return
             if skip is not None and skip(seq):
                 continue
+            if max_bytes is not None and len(raw) > max_bytes:
+                yield InputItem(seq, str(line), line, None, _too_big(line, len(raw), max_bytes))
+                continue
             yield _jsonl_item(seq, line, raw, id_field)
+
+
+def _too_big(line: int, size: int, limit: int) -> str:
+    return f"line {line}: item is {size:,} bytes, over the {limit:,}-byte limit (--max-item-bytes)"
 
 
 def _jsonl_item(seq: int, line: int, raw: bytes, id_field: str | None) -> InputItem:
@@ -188,10 +224,31 @@ def _with_id(seq: int, line: int, row: dict[str, Any], id_field: str | None) -> 
 # --- CSV --------------------------------------------------------------------------------------
 
 
-def _open_csv(path: Path) -> IO[str]:
-    # surrogateescape: a bad byte sequence spoils only its own record (reported as an error
-    # item by _csv_records) instead of aborting the read.
-    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+class _Lines:
+    """The physical lines of a CSV file from a byte offset, decoded one at a time, with the
+    position reached (so a bad record can be skipped by seeking back)."""
+
+    def __init__(self, f: IO[bytes], pos: int, line: int) -> None:
+        f.seek(pos)
+        self._f = f
+        self.pos = pos
+        self.line = line  # number of the next physical line
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        raw = self._f.readline()
+        if not raw:
+            raise StopIteration
+        if self.pos == 0 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+            self.pos += len(_BOM)
+        self.pos += len(raw)
+        self.line += 1
+        # surrogateescape: a bad byte sequence spoils only its own record (reported as an
+        # error item) instead of aborting the read.
+        return raw.decode("utf-8", "surrogateescape")
 
 
 def _valid_utf8(fields: list[str]) -> bool:
@@ -204,28 +261,48 @@ def _valid_utf8(fields: list[str]) -> bool:
     return True
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """(start line, fields or None, error) for every non-blank record, header included."""
-    with _open_csv(path) as f:
-        reader = csv.reader(f, **_CSV_OPTIONS)
-        end = 0  # last physical line consumed so far
+def _csv_records(path: Path, width: int | None = None,
+                 max_bytes: int | None = None) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """(start line, fields or None, error) for every non-blank record, header included.
+
+    A record that fails to parse over several lines (an unclosed quote swallows what follows),
+    or spans several lines with the wrong number of fields (``width``), is reported at its first
+    line and reading goes on at the line after it, so one broken quote costs one row."""
+    with open(path, "rb") as f:
+        lines = _Lines(f, 0, 1)
+        reader = csv.reader(lines, **_CSV_OPTIONS)
         while True:
-            start = end + 1
+            start, start_pos = lines.line, lines.pos
             try:
                 fields = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                end = reader.line_num
                 yield start, None, f"line {start}: malformed CSV: {exc}"
+                if lines.line - start > 1:
+                    lines, reader = _resync(f, start_pos, start)
                 continue
-            end = reader.line_num
             if not fields:
+                continue
+            if width is not None and len(fields) != width and lines.line - start > 1:
+                yield start, None, f"line {start}: malformed CSV: unbalanced quote (expected {width} fields)"
+                lines, reader = _resync(f, start_pos, start)
+                continue
+            if max_bytes is not None and lines.pos - start_pos > max_bytes:
+                yield start, None, _too_big(start, lines.pos - start_pos, max_bytes)
                 continue
             if not _valid_utf8(fields):
                 yield start, None, f"line {start}: invalid UTF-8"
                 continue
             yield start, fields, None
+
+
+def _resync(f: IO[bytes], start_pos: int, start: int) -> tuple[_Lines, Any]:
+    """A new reader from the line after the one at ``start_pos``."""
+    f.seek(start_pos)
+    first = f.readline()
+    lines = _Lines(f, start_pos + len(first), start + 1)
+    return lines, csv.reader(lines, **_CSV_OPTIONS)
 
 
 def _csv_header(path: Path, id_field: str | None) -> list[str] | None:
@@ -258,12 +335,13 @@ def _read_csv(
     start_seq: int,
     skip: Callable[[int], bool] | None,
     stop_seq: int | None,
+    max_bytes: int | None = None,
 ) -> Iterator[InputItem]:
     if header is None:
         return
-    records = _csv_records(path)
-    next(records, None)  # the header, checked by _csv_header
     width = len(header)
+    records = _csv_records(path, width, max_bytes)
+    next(records, None)  # the header, checked by _csv_header
     seq = -1
     for line, fields, error in records:
         seq += 1

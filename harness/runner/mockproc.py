@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,27 @@ class MockProcess:
         self.stop()
 
 
+def _die_with_parent(parent: int):
+    """In the child before exec: SIGTERM when the parent dies, however it dies (kill -9
+    included), so no mock is left listening. Linux's parent-death signal; elsewhere nothing.
+    Linux sends it when the *thread* that started the child ends: start mocks from a thread
+    that lives as long as they should (the main thread, as the runner and the sweep do)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return preexec
+
+
 def start_mock(
     providers: Sequence[str] = ("openai",),
     *,
@@ -60,8 +82,10 @@ def start_mock(
     port: int = 0,
     cpu: int | None = None,
     timeout: float = 20.0,
+    args: Sequence[str] = (),
 ) -> MockProcess:
-    """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset."""
+    """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset,
+    ``args`` are more of its options (``--admin-token``, ``--header-timeout``, ...)."""
     cmd = [sys.executable, "-m", "mock_servers", "--providers", ",".join(providers), "--host", host,
            "--port", str(port), "--time-scale", repr(time_scale)]
     for s in sets:
@@ -70,6 +94,7 @@ def start_mock(
         cmd += ["--profile", str(p)]
     if seed is not None:
         cmd += ["--seed", str(seed)]
+    cmd += list(args)  # any other option of the mock's command line
     if cpu is not None:
         cmd = ["taskset", "-c", str(cpu), *cmd]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -77,7 +102,8 @@ def start_mock(
     log = tempfile.NamedTemporaryFile("w+", prefix="mock-server-", suffix=".log", delete=False)
     # its own session: a Ctrl-C in the terminal reaches the runner (which drains and stops
     # cleanly), not the mock it still needs for the items in flight
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+                            preexec_fn=_die_with_parent(os.getpid()))
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:

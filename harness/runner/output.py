@@ -34,16 +34,36 @@ from typing import Any, Iterable, Literal
 
 import orjson
 
+from harness.errors import OutputError, OutputWriteError
 from harness.runner.checkpoint import Checkpoint
-from harness.errors import OutputError
 
-__all__ = ["OrderedWriter", "OutputError", "FIXED_COLUMNS"]
+try:
+    import fcntl
+except ImportError:  # not POSIX: no cross-process lock
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["OrderedWriter", "OutputError", "OutputWriteError", "lock_output", "FIXED_COLUMNS"]
 
 FIXED_COLUMNS = ("id", "status", "error")
 _COLUMNS_META = "output_columns"
 _PAGE = 1000  # rows read back from the checkpoint per query
 
 Row = tuple[int, str, str, "dict[str, Any] | None", "str | None"]
+
+
+def lock_output(path: Path) -> int:
+    """Open (creating) the output file and take an exclusive advisory lock on it, released by the
+    OS when the process dies; returns the descriptor for :class:`OrderedWriter`."""
+    path = Path(path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(f"output {path} is being written by another run; give each run its own --output") \
+                from None
+    return fd
 
 
 def _field_name(key: str) -> str:
@@ -61,7 +81,9 @@ class OrderedWriter:
         checkpoint: Checkpoint,
         *,
         max_buffer: int = 10_000,
+        fd: int | None = None,
     ) -> None:
+        """``fd``: the descriptor :func:`lock_output` returned (the writer owns it from now on)."""
         if fmt not in ("csv", "jsonl"):
             raise ValueError(f"output format must be 'csv' or 'jsonl', not {fmt!r}")
         self.path = Path(path)
@@ -76,7 +98,7 @@ class OrderedWriter:
         self.next_seq, offset = checkpoint.output_position()
         self._written_seq = self.next_seq  # next seq whose row is not in the file yet
         self._fields = self._initial_fields(columns, offset)
-        self._file = self._open(offset)
+        self._fd = self._open(offset, fd)
         self._offset = offset
         self._text = io.StringIO()
         self._csv = csv.writer(self._text, lineterminator="\n")
@@ -101,19 +123,33 @@ class OrderedWriter:
             return kept
         return fields
 
-    def _open(self, offset: int) -> io.BufferedRandom:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        file = os.fdopen(fd, "r+b")
+    def _open(self, offset: int, fd: int | None) -> int:
+        # unbuffered: a failed write (ENOSPC) leaves nothing pending, and is cut back at once
+        if fd is None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         size = os.fstat(fd).st_size
         if size < offset:
-            file.close()
+            os.close(fd)
             raise OutputError(
                 f"{self.path} has {size} bytes but the checkpoint recorded {offset} written; "
                 "the output file was changed or replaced since the last run"
             )
-        file.truncate(offset)
-        file.seek(offset)
-        return file
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        return fd
+
+    def _write_all(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            try:  # back to the last whole row (the recorded position)
+                os.ftruncate(self._fd, self._offset)
+                os.lseek(self._fd, self._offset, os.SEEK_SET)
+            except OSError:
+                pass
+            raise OutputWriteError(exc.errno, f"{exc.strerror or exc} writing {self.path}", str(self.path)) from exc
 
     # --- adding -----------------------------------------------------------------------------
 
@@ -209,8 +245,7 @@ class OrderedWriter:
         if self.fmt == "csv" and self._offset == 0:
             self._checkpoint.set_meta(_COLUMNS_META, orjson.dumps(self._fields).decode())
         data = self._encode(ready)
-        self._file.write(data)
-        self._file.flush()
+        self._write_all(data)
         self._offset += len(data)
         self._written_seq = ready[-1][0] + 1
         self._checkpoint.set_output_position(self._written_seq, self._offset)
@@ -258,12 +293,14 @@ class OrderedWriter:
     def close(self) -> None:
         """Write any ready rows held for the CSV header, flush and close (idempotent).
         Rows still waiting for an earlier seq stay unwritten (they are in the checkpoint)."""
-        if self._file.closed:
+        if self._fd < 0:
             return
-        if self._held:
-            self._write([], force=True)
-        self._file.flush()
-        self._file.close()
+        try:
+            if self._held:
+                self._write([], force=True)
+        finally:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> "OrderedWriter":
         return self

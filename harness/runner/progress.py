@@ -29,15 +29,22 @@ class ProgressDisplay:
             refresh_per_second=4,
         )
         self.task = self.progress.add_task(title, total=None, rate="", eta="-", extra="")
+        self._paused = False
 
     def __enter__(self) -> "ProgressDisplay":
-        self.progress.start()
+        # the bar starts with the run's first figures: a run refused before it starts (a
+        # checkpoint that exists, a bad input) prints no empty "0/? ETA" bar above its error
+        self._started = False
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.progress.stop()
+        if self._started:
+            self.progress.stop()
 
     def update(self, s: RunStats) -> None:
+        if not self._started:
+            self._started = True
+            self.progress.start()
         total = s.total
         done_before = s.already_done + s.already_failed
         rate = s.rate()
@@ -48,6 +55,11 @@ class ProgressDisplay:
             extra += " | " + " ".join(f"{k} {v}" for k, v in sorted(errors.items()))
         if s.cost:
             extra += f" | ${s.cost:.4f}"
+        if s.notice:
+            extra += f" | [yellow]{s.notice}[/yellow]"
+        if bool(s.notice) != self._paused:  # a line of its own too, kept in the scrollback and in logs
+            self._paused = bool(s.notice)
+            self.console.print(f"[yellow]{s.notice}[/yellow]" if s.notice else "target reachable again: going on")
         self.progress.update(self.task, total=total, completed=done_before + s.finished,
                              rate=f"{rate:,.1f} items/s", eta=_duration(eta) if eta is not None else "-", extra=extra)
 
@@ -79,6 +91,8 @@ def summary_table(summary: dict[str, Any], title: str) -> Table:
     t.add_row("bytes out / in", f"{summary['bytes']['out']:,} / {summary['bytes']['in']:,}")
     for reason, n in summary["failure_reasons"].items():
         t.add_row("  failed: " + reason, str(n))
+    if summary.get("output"):
+        t.add_row("output", f"{summary['output']} (checkpoint {summary.get('checkpoint', '-')})")
     if summary.get("stop_reason"):
         t.add_row("stopped", summary["stop_reason"])
     return t

@@ -111,8 +111,49 @@ def preflight(targets: dict[str, TargetRuntime], timeout: float = 5.0) -> None:
                 pass
         except OSError as exc:
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise TargetUnreachable(f"cannot reach target {t.name!r} at {t.base_url} ({host}:{port}): {reason}") \
-                from None
+            raise TargetUnreachable(f"cannot reach target {t.name!r} at {safe_url(t.base_url)} ({host}:{port}): "
+                                    f"{reason}") from None
+
+
+def safe_url(url: str) -> str:
+    """``url`` with the password of any ``user:password@`` masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Refuse up front (exit 2) a file that could not be written at the end of a long run: its
+    folder is created if missing and a probe file is made in it (root ignores permission bits,
+    so access() would not tell; a read-only mount still refuses)."""
+    import tempfile
+
+    folder = Path(path).parent if not Path(path).is_dir() else Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".harness-probe-"):
+            pass
+    except OSError as exc:
+        raise ScenarioError(f"{what} {path}: cannot write in {folder} ({exc.strerror or exc}); "
+                            "choose a writable folder") from None
+
+
+def ready_targets(loaded: LoadedScenario, config: RunConfig, stack: ExitStack) -> dict[str, TargetRuntime]:
+    """The run's targets, reachable: a mock started for the scenario's profiles (closed with
+    ``stack``) unless every target names a running one or the run is ``--target real``."""
+    mock_base = None
+    if config.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
+        shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
+        files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
+        sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
+        mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=config.time_scale))
+        mock_base = mock.base_url
+    targets = build_targets(loaded, config.target, mock_base, config.time_scale)
+    preflight(targets)
+    return targets
 
 
 def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None = None,
@@ -125,18 +166,13 @@ def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None =
     req = opts = config
     if not opts.input.exists():
         raise ScenarioError(f"input file not found: {opts.input} (give --input FILE or input.path in the scenario)")
-    for path in (opts.output, opts.checkpoint):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(opts.output, "--output")
+    check_writable(opts.checkpoint, "--checkpoint")
+    if req.summary_json is not None:
+        check_writable(req.summary_json, "--summary-json")
+    _check_duplicates(loaded, opts, req.unique_ids, console)
     with ExitStack() as stack:
-        mock_base = None
-        if req.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
-            shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
-            files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
-            sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
-            mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
-            mock_base = mock.base_url
-        targets = build_targets(loaded, req.target, mock_base, opts.time_scale)
-        preflight(targets)
+        targets = ready_targets(loaded, opts, stack)
         metrics = RunnerMetrics(opts.run_id) if req.metrics else NullMetrics(opts.run_id)
         if req.metrics and planned_duration_s is not None:
             metrics.planned_duration_g.set(planned_duration_s * opts.time_scale)
@@ -165,6 +201,20 @@ def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None =
     if req.metrics_port is not None and req.metrics_linger > 0:
         time.sleep(req.metrics_linger)  # /metrics stays up (daemon thread) until scraped once more
     return summary
+
+
+def _check_duplicates(loaded: LoadedScenario, opts: RunConfig, refuse: bool, console: Console) -> None:
+    """Repeated ids make several output rows with one id: said before the run starts."""
+    from harness.runner.inputs import duplicate_ids
+
+    n, examples = duplicate_ids(opts.input, opts.input_format, loaded.scenario.input.id)
+    if not n:
+        return
+    text = (f"{opts.input}: {n} item(s) repeat an earlier id ({', '.join(map(repr, examples))}"
+            f"{', ...' if n > len(examples) else ''}); the output will have those ids more than once")
+    if refuse:
+        raise ScenarioError(text + "; make the ids unique, or run without --unique-ids")
+    console.print(f"[yellow]warning: {text} (--unique-ids refuses such an input)[/yellow]")
 
 
 def run_engine(loaded: LoadedScenario, opts: RunConfig, targets: dict[str, TargetRuntime],

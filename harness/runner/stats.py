@@ -7,6 +7,8 @@ real (profile) time, dividing by the time scale.
 
 from __future__ import annotations
 
+import re
+
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ class RunStats:
     started: float = 0.0
     ended: float | None = None
     stop_reason: str | None = None
+    notice: str | None = None  # what the progress line must say now (the breaker's pause)
     completions: list[float] | None = None  # monotonic finish time of each item, when a sweep asks
     _latency: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
     _window: deque = field(default_factory=lambda: deque(maxlen=40))
@@ -143,7 +146,15 @@ class RunStats:
         }
 
 
+_LINE = re.compile(r"^line \d+: ")
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
 def _reason_kind(reason: str) -> str:
-    """A bounded key for a failure reason (its kind and status), for the summary's counts."""
+    """A bounded key for a failure reason (its kind and status), for the summary's counts.
+    An input error names its line: the key leaves the line (and sizes) out, so a thousand bad
+    rows make one summary row, not a thousand."""
+    if _LINE.match(reason):
+        reason = _NUMBER.sub("N", _LINE.sub("", reason, count=1))
     head = reason.split(":", 2)
     return ":".join(head[:2]).strip()[:80] if len(head) > 1 else reason[:80]

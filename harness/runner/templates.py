@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable
+from urllib.parse import quote
 
 from jinja2 import Environment, StrictUndefined, TemplateError, Undefined
 
@@ -22,6 +23,77 @@ _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_ne
 _env.filters["tojson_compact"] = lambda v: __import__("orjson").dumps(v).decode()
 
 Renderer = Callable[[dict[str, Any]], Any]
+
+
+class _Raw(str):
+    """A value the template inserts into a path as it is (``{{ row.path | raw }}``)."""
+
+
+_env.filters["raw"] = _Raw
+# RFC 3986 pchar: what may stand in one path segment unencoded ("/", "?", "#", "%" may not)
+_SEGMENT_SAFE = ":@!$&'()*+,;="
+
+
+def path_segment(value: Any) -> str:
+    """``value`` as one path segment: percent-encoded so it can neither leave its segment
+    (``/``, ``..``, ``%2e%2e``) nor start a query (``?``) or fragment (``#``)."""
+    if isinstance(value, _Raw):
+        return str(value)
+    text = quote(str(value), safe=_SEGMENT_SAFE)
+    if text in (".", ".."):
+        text = text.replace(".", "%2E")
+    return text
+
+
+def _finalize(value: Any) -> Any:
+    return path_segment(value)
+
+
+_path_env = _env.overlay(finalize=_finalize)
+_EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
+_RAW_FILTER = re.compile(r"\|\s*raw\s*$")
+
+
+def compile_path(text: Any, where: str = "") -> Renderer:
+    """A step's ``path``: each ``{{ expression }}`` is inserted as one percent-encoded path
+    segment (row data cannot escape the base URL or add query parameters) unless it ends in
+    ``| raw``. Plain expressions keep the fast lookup of :func:`compile_tree`."""
+    if not isinstance(text, str) or ("{{" not in text and "{%" not in text):
+        return compile_tree(text, where)
+    if "{%" in text:  # blocks: Jinja itself, every output through path_segment
+        try:
+            template = _path_env.from_string(text)
+        except TemplateError as exc:
+            raise ValueError(f"{where or 'template'} {text!r}: {exc}") from None
+
+        def render_blocks(ctx: dict[str, Any]) -> str:
+            try:
+                return template.render(ctx)
+            except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
+                raise TemplateFailure(f"{where or 'template'} {text!r}: {_reason(exc)}") from None
+
+        return render_blocks
+    pieces: list[tuple[str, Renderer, bool]] = []
+    pos = 0
+    for m in _EXPR.finditer(text):
+        expr = m.group(1).strip()
+        raw = bool(_RAW_FILTER.search(expr))
+        if raw:
+            expr = _RAW_FILTER.sub("", expr).strip()
+        pieces.append((text[pos:m.start()], _compile_string("{{ " + expr + " }}", where), raw))
+        pos = m.end()
+    tail = text[pos:]
+
+    def render_path(ctx: dict[str, Any]) -> str:
+        out = []
+        for literal, render, raw in pieces:
+            value = render(ctx)
+            out.append(literal)
+            out.append(str(value) if raw else path_segment(value))
+        out.append(tail)
+        return "".join(out)
+
+    return render_path
 
 
 def compile_tree(value: Any, where: str = "") -> Renderer:

@@ -18,6 +18,8 @@ from ..durations import retry_after_seconds
 from ..latency import LogNormal
 from ..payload import padded_json, pdf_bytes
 from ..profile import Endpoint
+from ..response_template import ResponseTemplateError, compile_response
+from ..response_template import context as response_context
 from .base import Provider, new_id, parse_json
 
 DEFAULT_RATE_LIMITED = {"error": {"code": "rate_limited", "message": "Too many requests. Retry after {retry_after} seconds."}}
@@ -31,6 +33,8 @@ class RestProvider(Provider):
         self.endpoint_latency: dict[str, LogNormal] = {
             ep.name: self.latency_model(ep.latency) for ep in profile.endpoints if ep.latency is not None
         }
+        self.responses = {ep.name: compile_response(ep.response, f"endpoints.{ep.name}.response")
+                          for ep in profile.endpoints if ep.response is not None}
 
     def routes(self) -> list[web.RouteDef]:
         return [self.route(ep.method, ep.path, ep.name, self._handler(ep.name)) for ep in self.profile.endpoints]
@@ -132,6 +136,18 @@ class RestProvider(Provider):
         if ep.content_type == "application/pdf":
             data = pdf_bytes(ep.response_bytes)
             return web.Response(body=data[: len(data) // 2] if malformed else data, content_type=ep.content_type,
+                                headers=headers)
+        render = self.responses.get(ep.name)
+        if render is not None:  # the profile's own body shape
+            try:
+                value = render(response_context(
+                    self.ctx.rng, request_id=headers["X-Request-Id"], endpoint=ep.name, body=received,
+                    params=dict(request.match_info), query=dict(request.query)))
+            except ResponseTemplateError as exc:
+                return self.error(500, "mock_template_error", f"the profile's response template failed: {exc}",
+                                  headers=headers)
+            raw = orjson.dumps(value)
+            return web.Response(body=raw[: len(raw) // 2] if malformed else raw, content_type="application/json",
                                 headers=headers)
         doc: dict[str, Any] = {"id": headers["X-Request-Id"], "endpoint": ep.name, "status": "ok"}
         if request.match_info:

@@ -101,7 +101,7 @@ def test_fault_probability_out_of_range():
 
 def test_negative_limit_names_field_and_value():
     msg = error_of(with_(REST, limits={"requests_per_minute": -5}))
-    assert "limits.requests_per_minute: Input should be greater than 0 (got -5)" in msg
+    assert "limits.requests_per_minute: Input should be greater than or equal to 0.001 (got -5)" in msg
 
 
 def test_wrong_type_names_field_and_value():
@@ -136,7 +136,7 @@ def test_llm_profile_needs_models():
 
 def test_model_override_error_names_model_section_field_and_value():
     msg = error_of(with_(OPENAI, models={"gpt-4.1": {"limits": {"tokens_per_minute": 0}}}))
-    assert "models.gpt-4.1.limits.tokens_per_minute: Input should be greater than 0 (got 0)" in msg
+    assert "models.gpt-4.1.limits.tokens_per_minute: Input should be greater than or equal to 0.001 (got 0)" in msg
     msg = error_of(with_(OPENAI, models={"gpt-4.1": {"latency": {"median": 5.0, "p99": 2.0}}}))
     assert "models.gpt-4.1.latency" in msg and "p99 (2.0) must be >= median (5.0)" in msg
 

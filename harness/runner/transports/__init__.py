@@ -4,7 +4,7 @@ The default is ``fast`` (:mod:`harness.runner.transports.fast`, HTTP/1.1 on asyn
 parser): measured here, httpx's default transport serves 260-820 requests/s on one core under
 concurrency against aiohttp's ~7,000, the runner's bar is 5,000/s, and aiohttp's client costs
 ~3x the CPU per request of ``fast`` (see that module). ``AiohttpTransport`` (``--transport
-aiohttp``) remains for what ``fast`` leaves out (redirects, proxies, cookies, brotli);
+aiohttp``) remains for what ``fast`` leaves out (proxies, cookies, brotli; no transport follows redirects);
 ``HttpxTransport`` for users who need httpx (proxies, respx in tests).
 A request that gets no HTTP answer raises :class:`TransportError` with the outcome label.
 """

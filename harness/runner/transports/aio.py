@@ -1,4 +1,4 @@
-"""aiohttp's client as a transport (``--transport aiohttp``): redirects, proxies, cookies, brotli."""
+"""aiohttp's client as a transport (``--transport aiohttp``): proxies, brotli. Redirects are not followed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ class AiohttpTransport:
     def __init__(self) -> None:
         import aiohttp
 
+        import yarl
+
         self._aiohttp = aiohttp
+        self._yarl = yarl.URL
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}  # one object per value, not per request
 
@@ -41,7 +44,11 @@ class AiohttpTransport:
         if client_timeout is None:
             client_timeout = self._timeouts[timeout] = aiohttp.ClientTimeout(total=timeout)
         try:
-            async with session.request(method, url, headers=headers, data=body, timeout=client_timeout) as resp:
+            # never follow a redirect: a 3xx is the call's outcome (as in the fast transport),
+            # so no credential is ever sent to another origin; the URL is sent as encoded
+            # (no dot-segment folding of what the caller percent-encoded)
+            async with session.request(method, self._yarl(url, encoded=True), headers=headers, data=body,
+                                       timeout=client_timeout, allow_redirects=False) as resp:
                 data = await resp.read()
                 return HttpResponse(resp.status, resp.headers, data)
         except asyncio.TimeoutError:

@@ -15,14 +15,18 @@ class HttpxTransport:
         import httpx
 
         self._httpx = httpx
+        # follow_redirects=False (httpx's default, said here): a 3xx is the outcome, and no
+        # credential goes to another origin
         self._client = client or httpx.AsyncClient(limits=httpx.Limits(max_connections=None,
-                                                                         max_keepalive_connections=None))
+                                                                         max_keepalive_connections=None),
+                                                   follow_redirects=False)
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str], body: bytes | None,
                       timeout: float) -> HttpResponse:
         httpx = self._httpx
         try:
-            resp = await self._client.request(method, url, headers=dict(headers), content=body, timeout=timeout)
+            resp = await self._client.request(method, url, headers=dict(headers), content=body, timeout=timeout,
+                                              follow_redirects=False)
         except httpx.TimeoutException:
             raise TransportError("timeout", f"no answer within {timeout:g}s") from None
         except httpx.TransportError as exc:

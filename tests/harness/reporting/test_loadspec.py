@@ -360,7 +360,7 @@ def test_default_output_folder(short_run, tmp_path):
     ckpt, _ = short_run
     r = run_cli(["loadspec", "--run", str(ckpt)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    folder = tmp_path / "reports" / "loadspec-cg"
+    folder = tmp_path / "reports" / "loadspec-cg-run"  # a plan's spec goes to loadspec-cg/: never replaced
     assert sorted(p.name for p in folder.iterdir()) == ["LOAD_SPEC.md", "load_spec.json", "partner_notice.txt"]
 
 

@@ -24,7 +24,7 @@ def test_markdown_and_json(tmp_path):
     v = [Verdict("rps-20", "requests_per_second", "statement", 20, 1000, 13, 7.4, 7.2, "req/s", "contradicted",
                  "20 workers / 2.70 s per item = 7.4 req/s, not 13 req/s", "~13 requests/second sustained")]
     md = to_markdown(r, v)
-    assert "| workers | items/s | items/min | time for 1,000 | speed-up | faster | measured time | error | claimed |" in md
+    assert "| workers | items/s | items/min | time for 1,000 | speed-up vs 1 | faster vs 1 | measured time | error | claimed |" in md
     assert "**contradicted**" in md and "not 13 req/s" in md
     assert "Largest model error: 3.0% (within the 10% bar)" in md
     doc = to_json(r, v)

@@ -119,11 +119,42 @@ def test_csv_empty_file_has_no_items(tmp_path: Path) -> None:
     assert count_items(path) == 0
 
 
-def test_csv_unterminated_quote_at_end_is_an_error_item(tmp_path: Path) -> None:
-    path = write(tmp_path / "in.csv", 'id,v\n1,a\n2,"never closed\n3,x\n')
+def test_csv_unterminated_quote_fails_its_row_and_the_rest_is_read(tmp_path: Path) -> None:
+    """Issue 14.7: a broken quote used to swallow the rest of the file ("of 2")."""
+    path = write(tmp_path / "in.csv", 'id,v\n1,a\n2,"never closed\n3,x\n4,"ok, quoted"\n5,"multi\nline"\n')
     items = list(read_items(path, id_field="id"))
-    assert len(items) == 2 and count_items(path) == 2
+    assert count_items(path) == len(items) == 5
     assert items[1].line == 3 and items[1].error.startswith("line 3: malformed CSV")
+    assert [(i.item_id, i.row) for i in items if i.error is None] == [
+        ("1", {"id": "1", "v": "a"}), ("3", {"id": "3", "v": "x"}), ("4", {"id": "4", "v": "ok, quoted"}),
+        ("5", {"id": "5", "v": "multi\nline"})]
+    assert items[4].line == 6
+
+
+def test_csv_stray_quote_closing_on_a_later_row_costs_one_row(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.csv", 'id,v\n1,"broken\n2,b\n3,"x"\n4,d\n')
+    items = list(read_items(path, id_field="id"))
+    assert [i.item_id for i in items if i.error is None] == ["2", "3", "4"]
+    assert items[0].error.startswith("line 2: malformed CSV")
+
+
+def test_oversized_records_are_error_items(tmp_path: Path) -> None:
+    big = "x" * 5000
+    jl = write(tmp_path / "in.jsonl", f'{{"id": "a"}}\n{{"id": "b", "t": "{big}"}}\n{{"id": "c"}}\n')
+    items = list(read_items(jl, id_field="id", max_bytes=1000))
+    assert [i.error is None for i in items] == [True, False, True]
+    assert "line 2: item is 5," in items[1].error and "--max-item-bytes" in items[1].error
+    csvp = write(tmp_path / "in.csv", f"id,t\na,x\nb,{big}\nc,y\n")
+    items = list(read_items(csvp, id_field="id", max_bytes=1000))
+    assert [i.error is None for i in items] == [True, False, True]
+
+
+def test_duplicate_ids_are_counted(tmp_path: Path) -> None:
+    from harness.runner.inputs import duplicate_ids
+
+    path = write(tmp_path / "in.jsonl", "".join(f'{{"id": "{i % 7}"}}\n' for i in range(10)))
+    assert duplicate_ids(path, None, "id") == (3, ["0", "1", "2"])
+    assert duplicate_ids(path, None, None) == (0, [])
 
 
 # --- JSONL --------------------------------------------------------------------------------------

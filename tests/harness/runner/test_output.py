@@ -210,7 +210,7 @@ def test_crash_between_write_and_position_writes_no_row_twice(tmp_path: Path) ->
     with pytest.raises(KeyboardInterrupt):
         finish(cp, writer, 1, {"v": 1})
     assert len(jsonl_rows(out)) == 3  # rows 1 and 2 reached the file, their position did not
-    writer._file.close()
+    os.close(writer._fd)  # the process dies with its descriptor
     cp.close()
 
     with Checkpoint(ck, fingerprint="f", resume=True) as cp:

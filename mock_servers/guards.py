@@ -1,0 +1,109 @@
+"""What a real front end does before a request reaches the API, so the mock survives abuse.
+
+- a body larger than ``max_body_bytes`` is refused from its ``Content-Length`` before a byte of
+  it is read, in the provider's own error format (413), and the connection is not kept;
+- a connection that has not sent a complete request head within ``header_timeout`` seconds
+  is closed (slowloris); an idle keep-alive connection is closed after ``idle_timeout``
+  (aiohttp's ``keepalive_timeout``);
+- ``/admin`` answers only with the admin token, when one is set.
+
+aiohttp has no header-read timeout of its own, so a sweeper looks at every open connection
+once a second; the state it reads (requests served, request in progress, parsed messages
+waiting) is the server's own, there is no per-request cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import orjson
+from aiohttp import web
+
+__all__ = ["Guards", "beyond_loopback"]
+
+ADMIN_TOKEN_HEADER = "X-Admin-Token"
+
+
+@dataclass(frozen=True)
+class Guards:
+    """The mock's front-end limits (the defaults are those of common front ends)."""
+
+    max_body_bytes: int = 64 * 1024**2
+    header_timeout: float = 20.0
+    idle_timeout: float = 75.0
+    admin_token: str | None = None
+
+    def middleware(self, provider_for: Callable[[web.Request], Any]):
+        """Size check and admin token, before routing reads anything."""
+        limit = self.max_body_bytes
+        token = self.admin_token
+
+        @web.middleware
+        async def guard(request: web.Request, handler) -> web.StreamResponse:
+            size = request.content_length
+            if size is not None and size > limit:
+                return _too_large(request, provider_for(request), size, limit)
+            if token is not None and request.path.startswith("/admin"):
+                given = request.headers.get(ADMIN_TOKEN_HEADER) or _bearer(request.headers.get("Authorization"))
+                if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+                    return web.Response(status=401, content_type="application/json", body=orjson.dumps(
+                        {"error": f"the admin API needs the admin token ({ADMIN_TOKEN_HEADER}: TOKEN or "
+                                  "Authorization: Bearer TOKEN)"}))
+            return await handler(request)
+
+        return guard
+
+    async def sweep(self, server: web.Server, interval: float | None = None) -> None:
+        """Close connections that sent no complete request head within ``header_timeout``."""
+        interval = interval or max(0.05, min(1.0, self.header_timeout / 4))
+        first_seen: dict[Any, float] = {}
+        while True:
+            await asyncio.sleep(interval)
+            now = time.monotonic()
+            live = server.connections
+            for handler in live:
+                since = first_seen.setdefault(handler, now)
+                if _awaiting_first_head(handler) and now - since > self.header_timeout:
+                    handler.force_close()
+            if len(first_seen) > len(live):
+                alive = set(live)
+                for handler in [h for h in first_seen if h not in alive]:
+                    del first_seen[handler]
+
+
+def _awaiting_first_head(handler: Any) -> bool:
+    """Connected, and no request head complete yet (a later one is the idle timeout's)."""
+    return (getattr(handler, "_request_count", 1) == 0 and not getattr(handler, "_request_in_progress", True)
+            and not getattr(handler, "_messages", True))
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return None
+
+
+def _too_large(request: web.Request, provider: Any, size: int, limit: int) -> web.StreamResponse:
+    message = f"Request body of {size} bytes is larger than the {limit} bytes this server takes."
+    if provider is not None:
+        resp = provider.error(413, "request_too_large", message)
+    else:
+        resp = web.Response(status=413, content_type="application/json",
+                            body=orjson.dumps({"error": {"message": message, "type": "request_too_large"}}))
+    resp.force_close()  # the unread body is discarded by the server's lingering close, never kept
+    return resp
+
+
+def beyond_loopback(host: str) -> bool:
+    """Whether listening on ``host`` is reachable from other machines."""
+    if host in ("localhost", "ip6-localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return True  # a host name: it may resolve to anything
