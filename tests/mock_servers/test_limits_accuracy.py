@@ -96,7 +96,7 @@ def check_total(name: str, accepted: float, expected: float, run_: Run, refused:
 
 def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call], seconds: float,
             absorbs: float, refused_status: int = 429, by_refusals: bool = True,
-            overload: bool = True, **kw) -> Run:
+            overload: bool = True, sharp: bool = True, **kw) -> Run:
     """Drive a fresh bucket (a new key per attempt) for ``seconds``; cross-check the counts.
 
     ``rate x T + burst`` assumes the bucket is never full while nobody asks. A full bucket
@@ -128,7 +128,7 @@ def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call]
         else:
             a, b = r.first, r.last
         edges = ((a.done - a.sent) + (b.done - b.sent)) / 2
-        if edges > TOLERANCE / 4 * (b.mid - a.mid):
+        if sharp and edges > TOLERANCE / 4 * (b.mid - a.mid):
             problems.append(f"the requests at the ends of T took {edges * 1000:.1f} ms on average (T is not sharp)")
         if overload and r.count(refused_status) < r.count(200):
             problems.append(f"the client offered less than twice the limit ({r.statuses()})")
@@ -246,7 +246,8 @@ def test_a_stall_while_the_bucket_is_full_biases_only_the_naive_formula(mock_ser
     lost = naive - r.count(200)
     print(f"naive formula: expected {naive:.1f}, accepted {r.count(200)}: {lost:.1f} short "
           f"({lost / naive:.1%}); the stall's refill is {rate * pause:.0f}")
-    assert lost == pytest.approx(rate * pause, abs=0.5 * rate * pause)  # the loss is the stall's refill
+    # the naive formula loses at least most of the stall's refill (more if the start stalled again)
+    assert lost >= 0.5 * rate * pause
 
 
 def test_anthropic_output_tokens_unused_part_is_given_back(mock_server):
@@ -363,9 +364,12 @@ def test_keepa_per_minute_refill(mock_server):
     r = measure(mock, "keepa", "product",
                 lambda i: Call("GET", mock.url("keepa") + f"/product?key=keepa-refill-{i}&asin=B000TEST01"),
                 3.5 * period, period, keep_body=True, by_refusals=False,
-                overload=False)  # ends half way between two refills; a balance that keeps an hour needs no overload
+                overload=False, sharp=False)  # ends half way between two refills; a balance that keeps an hour needs no overload
     refills = r.window / period
-    assert 0.2 < refills % 1 < 0.8, f"T={r.window:.3f} s ends too close to a refill to count them"
+    # the count is exact, so T only has to say how many refills fell due: its ends may be as
+    # blurred as a busy machine makes them, as long as they stay clear of a refill instant
+    edges = max(r.first.done - r.first.sent, r.last.done - r.last.sent) / period
+    assert 0.2 + edges < refills % 1 < 0.8 - edges, f"T={r.window:.3f} s ends too close to a refill to count them"
     expected = initial + int(refills) * refill
     check_total("Keepa tokens (initial + refills)", r.count(200), expected, r, r.count(429))
     assert r.count(200) == expected  # cost 1 per request: exact, nothing can go negative

@@ -14,7 +14,7 @@ W new connections and, for many workers, the first waves bunched together until 
 spread out) and the last wave (no new requests are sent in it, so it runs faster than steady).
 The whole-run rate (items / the summary's duration) is reported next to it, not asserted.
 
-What is asserted is the runner's share of it: the steady rate times the latency the runner
+What is asserted is the runner's share of it: the median wave's rate times the latency the runner
 itself measured (Little's law: the requests it really kept in flight) is >= 97% of W. A busy
 machine stretches every request (the mock's timers fire late, the client reads late), which
 lowers W / L for runner and mock alike and says nothing about the runner; a runner that leaves
@@ -28,6 +28,7 @@ benchmarks' question (tests/benchmarks/test_runner_throughput.py), not this test
 from __future__ import annotations
 
 import shutil
+import statistics
 
 import pytest
 
@@ -87,7 +88,8 @@ def _measure(tmp_path, monkeypatch, attempt: int, workers: int, latency: float, 
     shutil.rmtree(root, ignore_errors=True)
     latency_wall = s["latency_real_seconds"]["p50"] * TIME_SCALE
     return {
-        "occupancy": steady * latency_wall / workers,
+        # the median wave: one wave a foreign CPU spike stalled does not decide it
+        "occupancy": statistics.median(per_wave) * ideal * latency_wall / workers,
         "steady": steady / ideal,
         "whole": n / s["duration_wall_seconds"] / ideal,
         "per_wave": [round(x * 100, 1) for x in per_wave],
