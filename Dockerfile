@@ -1,5 +1,5 @@
 # The project's image: the batch runner and the mock servers (`harness run`, `harness mock`).
-# Used by docker-compose.yml for the "mock" and "runner" services.
+# Used by docker-compose.yml ("mock", "runner") and docker-compose.celery.yml ("worker", "coordinator").
 FROM python:3.11.9-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -11,7 +11,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY harness ./harness
 COPY mock_servers ./mock_servers
-RUN pip install .
+RUN pip install ".[celery]"
 COPY scenarios ./scenarios
 
 RUN useradd --create-home --uid 10001 harness && mkdir -p /data && chown harness /data

@@ -155,6 +155,11 @@ def runner_dashboard() -> dict:
         timeseries(lay, "Items/s done and failed", "Items finished per second, by status.",
                    [target(f"sum by (status) (rate(harness_items_total{{{run}}}[{RI}]))", "{{status}}")], "short",
                    stack=True),
+        timeseries(lay, "Items/s per worker",
+                   "Items finished per second by each Celery worker process of a distributed run "
+                   "(harness run --engine celery; the worker label); one line for a local run.",
+                   [target(f'sum by (worker) (rate(harness_items_total{{{run}, status="done"}}[{RI}]))',
+                           "{{worker}}")], "short"),
         timeseries(lay, "ETA vs plan",
                    "Estimated seconds to finish, and what the capacity model planned for the items left "
                    "(planned duration x share of items left). ETA well above the plan: alert HarnessEtaBeyondPlan.",

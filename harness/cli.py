@@ -9,6 +9,7 @@ import typer
 
 from harness import __version__
 from mock_servers.cli import mock as mock_command
+from harness.commands.worker import worker as worker_command
 
 app = typer.Typer(
     name="harness",
@@ -34,6 +35,7 @@ def _root(
 
 
 app.command(name="mock")(mock_command)
+app.command(name="worker")(worker_command)
 
 
 def _report_errors(fn):
@@ -111,6 +113,16 @@ def run(
                              "per item through the provider's Batch API at its batch price; see README)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="--mode batch: requests per batch "
                                              "(default: the provider's most, as the profile says)."),
+    engine: str = typer.Option("local", "--engine", help="local (one asyncio process) or celery (chunk tasks on "
+                               "Celery workers sharing one limit in Redis; see README 'Scaling out')."),
+    broker: Optional[str] = typer.Option(None, "--broker", help="--engine celery: the Redis URL of the workers "
+                                         "(default: start a local redis-server and --processes workers)."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="--engine celery: items per chunk "
+                                             "task (default: one chunk per process)."),
+    processes: Optional[int] = typer.Option(None, "--processes", min=1, help="--engine celery: worker processes "
+                                            "(local default 2; with --broker: counted from the workers)."),
+    degraded: bool = typer.Option(False, "--degraded-ok", help="--engine celery: while Redis is down, let each "
+                                  "process run on limit/processes instead of pausing."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
@@ -130,7 +142,13 @@ def run(
         breaker_give_up=breaker_give_up, retry_connection_failures=not keep_connection_failures)
     if mode not in ("online", "batch"):
         raise _usage(f"--mode must be 'online' or 'batch', got {mode!r}")
+    if engine not in ("local", "celery"):
+        raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
+    if engine != "celery" and (broker or chunk_size or processes or degraded):
+        raise _usage("--broker, --chunk-size, --processes and --degraded-ok need --engine celery")
     if mode == "batch":
+        if engine == "celery":
+            raise _usage("--mode batch runs through the provider's Batch API; it takes no --engine celery")
         from harness.runner.batch_mode import execute_batch
 
         done = execute_batch(loaded, config, batch_size)
@@ -139,7 +157,14 @@ def run(
         return
     if batch_size is not None:
         raise _usage("--batch-size applies to --mode batch only")
-    summary = run_scenario(loaded, config)
+    if engine == "celery":
+        from harness.runner.distributed.coordinator import CeleryOptions, execute_distributed
+        from harness.runner.summary import RunSummary
+
+        summary = RunSummary.from_dict(execute_distributed(loaded, config, CeleryOptions(
+            broker=broker, chunk_size=chunk_size, processes=processes, degraded=degraded, metrics_port=metrics_port)))
+    else:
+        summary = run_scenario(loaded, config)
     # where the output went, always (on stderr beside the progress; on stdout with --quiet)
     typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
                f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
@@ -303,11 +328,16 @@ def plan(
     deadline: Optional[str] = typer.Option(None, "--deadline", help="Batch route: the time the batch must be "
                                            "done in (3600, 90m, 24h, 2d); decides online vs the Batch API."),
     budget: Optional[float] = typer.Option(None, "--budget", help="Batch route: the most the batch may cost (dollars)."),
+    processes: Optional[int] = typer.Option(None, "--processes", min=1, help="Topology: the workers spread over "
+                                            "P processes (Celery); a note per worker count says what binds."),
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1, help="Topology: static chunks of N "
+                                             "items (seed 001: 125) instead of a shared queue."),
 ) -> None:
     """The capacity model alone: for each worker count, items/s (and per minute), the time for
     N items, speed-up and % faster vs one worker, the binding constraint and the 429 risk; for
     OpenAI and Anthropic calls also the provider's Batch API route (cost, expected and p99
-    completion) and which route to take."""
+    completion) and which route to take. With --processes (and --chunk-size), also the makespan on
+    that topology (static chunks vs a shared queue)."""
     import json
 
     from rich.console import Console
@@ -322,6 +352,15 @@ def plan(
     loaded = load_scenario(scenario, extra_sets=_parse_sets(set_))
     result = plan_scenario(loaded, ws, items, latency_factor=latency_factor, limit_factor=limit_factor)
     sc, n = loaded.scenario, result.items
+    if processes is not None or chunk_size is not None:
+        from harness.planning.planner import CapacityModel, WhatIf
+        from harness.planning.topology import Topology
+
+        model = CapacityModel(loaded, WhatIf(latency_factor, limit_factor))
+        for w in ws:
+            p = min(processes or w, w)
+            topo = Topology(p, max(1, w // p), chunk_size)
+            result.notes.append(f"{w} workers as {model.predict_topology(topo, n).describe()}")
     if latency_factor != 1.0 or limit_factor != 1.0 or set_:
         result.notes.append(f"what if: latency x{latency_factor:g}, limits x{limit_factor:g}"
                             + (f", {', '.join(set_ or [])}" if set_ else ""))
@@ -411,6 +450,8 @@ def reproduce(
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count."),
+    engine: str = typer.Option("local", "--engine", help="local (one asyncio process) or celery (the document's "
+                               "static chunk tasks on real Celery worker processes and a local redis-server)."),
 ) -> None:
     """A sweep at every worker count of the document's table, with its claims as a third column
     and a verdict on every claim (holds within 15%, or contradicted with the arithmetic)."""
@@ -419,11 +460,18 @@ def reproduce(
     from harness.api import reproduce as reproduce_scenario
     from harness.scenario import load_scenario
 
+    if engine not in ("local", "celery"):
+        raise _usage(f"--engine must be 'local' or 'celery', got {engine!r}")
     t0 = time.monotonic()
     _check_time_scale(time_scale)
     loaded = load_scenario(scenario)
     _check_out(loaded, out)
-    done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
+    if engine == "celery":
+        from harness.planning.celery_sweep import reproduce_on_celery
+
+        done = reproduce_on_celery(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
+    else:
+        done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     claims = loaded.scenario.claims or {}
     _report(loaded, done.result, done.verdicts, out,
             f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})", time.monotonic() - t0)

@@ -49,11 +49,11 @@ def make_middleware(providers: dict) -> Callable:
                 raise
             kind = "too_large" if exc.status == 413 else "method"
             resp = provider.error(exc.status, kind, _MESSAGES[exc.status])
-        if isinstance(resp, web.Response) and not resp.prepared and "Content-Encoding" not in resp.headers:
-            body = resp.body
-            if body is not None and len(body) >= COMPRESS_FROM and "gzip" in request.headers.get("Accept-Encoding", "") \
-                    and compresses(request.path):
-                resp.enable_compression()
+        body = getattr(resp, "body", None)
+        if body is not None and len(body) >= COMPRESS_FROM and not resp.prepared \
+                and "gzip" in request.headers.get("Accept-Encoding", "") and "Content-Encoding" not in resp.headers \
+                and compresses(request.path):
+            resp.enable_compression()
         return resp
 
     return wire

@@ -2,7 +2,7 @@
 # Installs the Debian packages the tests and benchmarks use, when they are missing.
 # wrk drives the mock-server benchmarks; prometheus (with promtool) and prometheus-pushgateway
 # are started by test fixtures (metrics, dashboards, rules); docker-compose checks the compose
-# file's schema. (redis-server joins when the Redis-backed scale-out limiter is built.)
+# file's schema; redis-server is the broker and shared limiter of the distributed runs' tests.
 # Needs root (or sudo) and Debian's apt.
 set -euo pipefail
 need=()
@@ -14,7 +14,8 @@ command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgatew
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time)  # GNU time: peak RSS in the 1M-item benchmark
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # a self-signed cert for the HTTPS transport test
-command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # validates docker-compose.yml (no engine needed)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # --engine celery: broker + shared limiter  # validates docker-compose.yml (no engine needed)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${need[*]}"
 SUDO=""

@@ -23,3 +23,6 @@ def mock_server() -> Iterator[Callable[..., MockProcess]]:
     yield start
     for proc in started:
         proc.stop()
+
+
+from tests.redis_support import celery_workers, redis_server  # noqa: E402,F401  (real redis-server, celery)

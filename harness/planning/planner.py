@@ -236,6 +236,13 @@ class CapacityModel:
         return Prediction(workers, items, duration, x, best_name, t_item, rps, peak, conc, rps * req_b * 8,
                           rps * resp_b * 8, risk, cost, cons)
 
+    def predict_topology(self, topology, items: int):
+        """The duration on processes x workers per process, static chunks or a shared queue
+        (:mod:`harness.planning.topology`)."""
+        from harness.planning.topology import predict_topology
+
+        return predict_topology(self, topology, items)
+
     def _risk(self, workers: int, t_item: float, cons: list[Constraint]) -> str:
         """A 429 (or queueing) risk when the workers' unthrottled pace outruns a server limit
         that no client-side limit covers."""

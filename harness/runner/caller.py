@@ -52,13 +52,16 @@ class TargetRuntime:
     per_operation: bool = False  # SP-API: requests_per_second is each operation's own bucket
     op_limiters: dict[str, RateLimiter] = field(default_factory=dict)
     secret: str | None = None
+    # a new operation's limiter (the distributed run's shares each operation through Redis)
+    op_limiter_factory: Callable[[str], RateLimiter] | None = None
 
     def op_limiter(self, endpoint: str) -> RateLimiter | None:
         if not self.per_operation:
             return None
         lim = self.op_limiters.get(endpoint)
         if lim is None:
-            lim = self.op_limiters[endpoint] = RateLimiter()
+            make = self.op_limiter_factory
+            lim = self.op_limiters[endpoint] = make(endpoint) if make is not None else RateLimiter()
         return lim
 
 

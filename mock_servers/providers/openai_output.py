@@ -64,6 +64,9 @@ def json_content(body: dict[str, Any]) -> str | None:
 def make_choice(body: dict[str, Any], sampled: int, cut: bool, reasoning_share: float) -> Choice:
     """A choice from ``sampled`` output tokens (reasoning included)."""
     reasoning = int(sampled * reasoning_share)
+    if "tools" not in body and "response_format" not in body:  # the common case, first
+        visible = sampled - reasoning
+        return Choice(completion_text(visible), "length" if cut else "stop", sampled, reasoning)
     tool = forced_tool(body)
     if tool is not None:
         args = orjson.dumps(instance(tool.get("parameters") or {"type": "object", "properties": {}})).decode()

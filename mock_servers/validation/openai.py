@@ -190,31 +190,39 @@ def tools_and_format(body: dict[str, Any], msgs: list[Any]) -> Invalid | None:
     return None
 
 
+_RANGES = (("temperature", 0, 2), ("top_p", 0, 1), ("presence_penalty", -2, 2), ("frequency_penalty", -2, 2))
+_FORMAT_KEYS = frozenset({"tools", "tool_choice", "response_format", "stream_options"})
+
+
 def chat(body: dict[str, Any], spec: ModelSpec, prompt_tokens: int) -> Invalid | None:
-    """Every strict check of a chat completion request, in the real API's order."""
-    bad = unrecognized(body, CHAT_PARAMS)
-    if bad is None and spec.embedding_dimensions is not None:
-        bad = Invalid(404, NOT_CHAT_MODEL, "model", None)
-    if bad is None:
-        bad = messages(body["messages"])
-    if bad is None:
+    """Every strict check of a chat completion request, in the real API's order.
+
+    A well-formed request costs a set comparison and a few lookups: each group of checks runs
+    only when a parameter it concerns is there."""
+    keys = body.keys()
+    if not keys <= CHAT_PARAMS:
+        return unrecognized(body, CHAT_PARAMS)
+    if spec.embedding_dimensions is not None:
+        return Invalid(404, NOT_CHAT_MODEL, "model", None)
+    bad = messages(body["messages"])
+    if bad is None and (spec.reasoning or "reasoning_effort" in keys):
         bad = reasoning_params(body, spec)
     if bad is None:
-        bad = number_range(body, "temperature", 0, 2) or number_range(body, "top_p", 0, 1) \
-            or number_range(body, "presence_penalty", -2, 2) or number_range(body, "frequency_penalty", -2, 2)
+        for name, low, high in _RANGES:
+            if name in keys:
+                bad = number_range(body, name, low, high)
+                if bad is not None:
+                    break
     if bad is None and body.get("n") is not None:
         bad = integer(body["n"], "n", 1, 128)
     if bad is None:
-        for name in ("max_completion_tokens", "max_tokens"):
-            value = body.get(name)
-            if value is not None:
-                bad = integer(value, name, 1) or output_cap(value, name, spec)
-                if bad is None:
-                    bad = context_window(prompt_tokens, value, spec)
-                break
-        else:
-            bad = context_window(prompt_tokens, None, spec)
-    if bad is None:
+        name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+        value = body.get(name)
+        if value is not None:
+            bad = integer(value, name, 1) or output_cap(value, name, spec)
+        if bad is None and prompt_tokens + (value or 0) > spec.context_window:
+            bad = context_window(prompt_tokens, value, spec)
+    if bad is None and not keys.isdisjoint(_FORMAT_KEYS):
         bad = tools_and_format(body, body["messages"])
     return bad
 

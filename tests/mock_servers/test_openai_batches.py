@@ -125,3 +125,21 @@ def test_enqueued_token_limit_fails_the_batch_that_would_pass_it(mock_server):
     err = failed.errors.data[0]
     assert err.code == "token_limit_exceeded"
     assert err.message.startswith("Enqueued token limit reached for gpt-5-nano in organization")
+
+
+@pytest.mark.parametrize("endpoint, body, kind", [
+    ("/v1/embeddings", {"model": "text-embedding-3-small", "input": ["a", "b"]}, "list"),
+    ("/v1/responses", {"model": "gpt-5-nano", "input": "describe it", "max_output_tokens": 200}, "response"),
+])
+def test_batches_of_embeddings_and_responses(mock_server, endpoint, body, kind):
+    mock = mock_server(["openai"], time_scale=SCALE, sets=QUICK, seed=3)
+    client = _client(mock)
+    lines = [{"custom_id": f"r{i}", "method": "POST", "url": endpoint, "body": body} for i in range(5)]
+    f = client.files.create(file=("in.jsonl", _jsonl(lines)), purpose="batch")
+    b = client.batches.create(input_file_id=f.id, endpoint=endpoint, completion_window="24h")
+    done, _ = _wait(client, b.id, {"completed", "failed"})
+    assert done.status == "completed" and done.request_counts.completed == 5
+    out = [json.loads(x) for x in client.files.content(done.output_file_id).text.splitlines()]
+    assert sorted(o["custom_id"] for o in out) == [f"r{i}" for i in range(5)]
+    assert all(o["response"]["body"]["object"] == kind for o in out)
+    assert done.usage.input_tokens > 0
