@@ -683,4 +683,11 @@ def write_loadspec(spec: LoadSpec, out_dir: Path) -> dict[str, Path]:
         path = out_dir / name
         path.write_text(text)
         written[name] = path
+    from harness.reporting.html import write_html
+    from harness.reporting.plots import plot_claims_ratio, plot_loadspec
+
+    d = _finite(spec.to_dict())
+    written.update(plot_loadspec(d, out_dir))
+    written.update(plot_claims_ratio(d, out_dir))
+    written["report.html"] = write_html(out_dir)
     return written
