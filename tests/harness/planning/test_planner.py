@@ -45,9 +45,8 @@ def rest(latency: float = 1.0, **extra: Any) -> dict[str, Any]:
 
 
 def binding(p) -> str:
-    """The binding constraint's name, whether the model gives a string or a typed object."""
-    b = p.binding
-    return getattr(b, "name", None) or str(b)
+    """The binding constraint as reports name it (a typed Constraint's ``str()``: name and note)."""
+    return str(p.binding)
 
 
 # -- concurrency -----------------------------------------------------------------------------
