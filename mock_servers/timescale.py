@@ -1,7 +1,9 @@
 """The time scale: every profile duration is multiplied by it, every rate divided by it.
 
-A 10-minute scenario runs in 6 s at 0.01. Headers the mock sends (reset times, retry-after)
-are in wall-clock time, so an unmodified client waits the compressed time.
+A 10-minute scenario runs in 6 s at 0.01. What a client turns into a wait (reset times,
+retry-after, Keepa's refillIn and refillRate) is in wall-clock time, so an unmodified client
+waits the compressed time. Limits (x-ratelimit-limit-*, x-amzn-RateLimit-Limit) stay in profile
+units: they name the profile's bucket, and the harness divides them by the time scale itself.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ class TimeScale:
     def per_second(self, per_profile_second: float) -> float:
         """Wall-clock rate for a profile rate (per second)."""
         return per_profile_second / self.factor
+
+    def rate(self, per_profile_unit: float) -> float:
+        """A profile rate in the same unit of time, counted in wall-clock time (Keepa's
+        ``refillRate`` per minute: 20 a minute at 0.01 is 2,000 a wall-clock minute)."""
+        return per_profile_unit / self.factor
 
     def per_minute(self, per_profile_minute: float) -> float:
         """Wall-clock per-second rate for a per-minute profile limit."""
