@@ -107,6 +107,10 @@ class KeepaProvider(Provider):
         body["error"] = {"type": kind, "message": message, "details": None}
         return self.json(status, body, headers)
 
+    def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
+        return self.error(405, "METHOD_NOT_ALLOWED", f"Method {method} is not allowed for {path}.",
+                          headers={"Allow": ", ".join(allowed)})
+
     def _balance(self, request: web.Request) -> KeepaBalance | web.Response:
         key = request.query.get("key", "").strip()
         if not key or key.startswith(self.profile.auth.invalid_prefix):
