@@ -7,25 +7,13 @@ comes back and retries on a validation error, so a mock answer off the schema fa
 
 from __future__ import annotations
 
-from typing import Literal
-
 import instructor
 import openai
 import pytest
-from pydantic import BaseModel, Field
 
-FAST = ["openai.latency.median=0.02", "openai.latency.p99=0.05", "openai.latency.tokens_per_second=5000",
-        "openai.output_tokens.median=20", "openai.output_tokens.p99=40"]
-MODEL = "gpt-5-nano"
+from tests.mock_servers.test_openai_endpoints import FAST, MODEL, Metafields
+
 PROMPT = [{"role": "user", "content": "Extract the television's metafields from: 55 in, 4K, 3 HDMI, HDR10."}]
-
-
-class Metafields(BaseModel):
-    screen_size: Literal["43 in", "55 in", "65 in"]
-    resolution: str
-    hdmi_ports: int = Field(ge=1, le=6)
-    hdr: list[str]
-    energy_class: str | None
 
 
 @pytest.fixture
