@@ -31,8 +31,9 @@ $(SYSDEPS): scripts/system-deps.sh
 
 sysdeps: $(SYSDEPS)
 
+# DEMO_ARGS: e.g. "--budget 1 --out /tmp/demo" (tests/test_make_demo.py runs it shorter)
 demo: venv
-	$(PY) -m harness demo
+	$(PY) -m harness demo $(DEMO_ARGS)
 
 test: venv sysdeps
 	$(PY) -m pytest -q -m "not bench" tests

@@ -36,6 +36,11 @@ def _root(
 
 app.command(name="mock")(mock_command)
 app.command(name="worker")(worker_command)
+# -- plugin (issue 13): commands in their own modules ---------------------------------------
+from harness.commands.locustfile import locustfile  # noqa: E402
+from harness.commands.report import report  # noqa: E402
+app.command()(locustfile)
+app.command()(report)
 
 
 def _report_errors(fn):
@@ -123,6 +128,8 @@ def run(
                                             "(local default 2; with --broker: counted from the workers)."),
     degraded: bool = typer.Option(False, "--degraded-ok", help="--engine celery: while Redis is down, let each "
                                   "process run on limit/processes instead of pausing."),
+    report_dir: Optional[Path] = typer.Option(None, "--report", help="Write summary.json and report.html (one "
+                                              "page: the summary table and plots) into this folder."),
 ) -> None:
     """Run a batch: every input row through the scenario's steps, with workers, client-side
     limits, retries, checkpoint/resume, progress, cost and Prometheus metrics; or, with
@@ -165,6 +172,14 @@ def run(
             broker=broker, chunk_size=chunk_size, processes=processes, degraded=degraded, metrics_port=metrics_port)))
     else:
         summary = run_scenario(loaded, config)
+    if report_dir is not None:
+        import json
+
+        from harness.reporting.html import write_html
+
+        report_dir.mkdir(parents=True, exist_ok=True)
+        (report_dir / "summary.json").write_text(json.dumps(summary.as_dict(), indent=2, default=str))
+        typer.echo(f"report: {write_html(report_dir)}", err=True)
     # where the output went, always (on stderr beside the progress; on stdout with --quiet)
     typer.echo(f"{summary.items_done} done, {summary.items_failed} failed of {summary.items_total}"
                f" -> {summary.output} (checkpoint {summary.checkpoint})", err=not quiet)
@@ -340,10 +355,9 @@ def plan(
     that topology (static chunks vs a shared queue)."""
     import json
 
-    from rich.console import Console
-
     from harness.api import plan as plan_scenario
-    from harness.reporting.report import render_table, to_json
+    from harness.reporting.console import make_console
+    from harness.reporting.report import print_table, to_json
     from harness.scenario import load_scenario
 
     ws = _parse_workers(workers)
@@ -372,8 +386,8 @@ def plan(
     if json_out:
         typer.echo(json.dumps({**to_json(result), "batch_route": route.as_dict()}, indent=2, default=str))
         return
-    con = Console(width=max(160, Console().width))
-    con.print(render_table(result, title=f"{sc.name}: plan for {n:,} items", with_claims=False))
+    con = make_console()
+    print_table(result, con, title=f"{sc.name}: plan for {n:,} items", with_claims=False)
     for note in result.notes:
         con.print(f"note: {note}")
     from harness.reporting.batch_view import print_batch_route
@@ -382,11 +396,10 @@ def plan(
 
 
 def _report(loaded, result, verdicts, out: Optional[Path], title: str, elapsed: float) -> None:
-    from rich.console import Console
-
+    from harness.reporting.console import make_console
     from harness.reporting.report import default_out_dir, print_result, write_report
 
-    con = Console(width=max(160, Console().width))
+    con = make_console()
     out_dir = out or default_out_dir(loaded.scenario.name)
     files = write_report(result, out_dir, verdicts, title=title, elapsed_s=elapsed)
     print_result(result, verdicts, con)
@@ -410,9 +423,9 @@ def _check_time_scale(value: Optional[float]) -> None:
 
 
 def _progress(message: str) -> None:
-    from rich.console import Console
+    from harness.reporting.console import make_console
 
-    Console(width=max(160, Console().width)).print(f"[dim]{message}[/dim]")
+    make_console().print(f"[dim]{message}[/dim]")
 
 
 @app.command()

@@ -23,11 +23,12 @@ def run_demo(out: Path = Path("reports/demo"), scenario: Path = SEED, budget: fl
              console: Console | None = None) -> dict[str, Path]:
     from harness.planning.claims import check_claims
     from harness.reporting.loadspec import LoadSpec, write_loadspec
+    from harness.reporting.console import make_console
     from harness.reporting.report import print_result, write_report
     from harness.scenario import load_scenario
     from harness.planning.sweep import run_sweep
 
-    con = console or Console(width=max(150, Console().width))
+    con = console or make_console()
     t0 = time.monotonic()
     loaded = load_scenario(scenario)
     claims = loaded.scenario.claims or {}

@@ -9,7 +9,6 @@ the workers, client-side limits, retry policy, timeout and output columns. See t
 from __future__ import annotations
 
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mock_servers.overrides import apply_override, parse_assignment
+from mock_servers.overrides import apply_override, split_key
 from mock_servers.profile import Profile, load_profile_data, shipped_profiles, validate_profile
 
 from harness.errors import ScenarioError
@@ -223,8 +222,8 @@ def scenario_from_data(data: dict[str, Any], path: Path | None = None,
             data = load_profile_data(file)
             # the scenario's `mock:` overrides change the profile the planner reads too, so a
             # prediction and a measurement always come from the same numbers
-            for text in [f"{k}={json.dumps(v)}" for k, v in {**scenario.mock, **(extra_sets or {})}.items()]:
-                provider, field, value = parse_assignment(text)
+            for key, value in {**scenario.mock, **(extra_sets or {})}.items():
+                provider, field = split_key(key)
                 if provider == data.get("name"):
                     apply_override(data, field, value)
             profiles[name] = validate_profile(data, str(file))

@@ -48,13 +48,15 @@ def mock(
 
     names = [p.strip() for p in providers.split(",") if p.strip()] if providers else None
     try:
-        if not time_scale > 0:  # nan included
-            raise ProfileError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {time_scale}")
+        try:
+            scale = TimeScale(time_scale)
+        except ValueError:
+            raise ProfileError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {time_scale}") from None
         profiles = load_profiles(names, profile or [], set_ or [])
     except ProfileError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    ctx = MockContext(time_scale=TimeScale(time_scale), rng=random.Random(seed))
+    ctx = MockContext(time_scale=scale, rng=random.Random(seed))
     try:
         serve(profiles, ctx, host=host, port=port, announce=lambda line: typer.echo(line),
               guards=Guards(max_body_bytes=max_body_bytes, header_timeout=header_timeout, idle_timeout=idle_timeout,

@@ -18,14 +18,20 @@ def parse_assignment(text: str) -> tuple[str, str, Any]:
     path, sep, raw = text.partition("=")
     if not sep or not path:
         raise ProfileError(f"--set {text!r}: expected PROVIDER.FIELD=VALUE, e.g. openai.limits.requests_per_minute=500")
-    provider, dot, field = path.strip().partition(".")
-    if not dot or not field:
-        raise ProfileError(f"--set {text!r}: name a field after the provider, e.g. {provider}.latency.median=2.7")
+    provider, field = split_key(path, text)
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
     return provider, field, value
+
+
+def split_key(key: str, text: str | None = None) -> tuple[str, str]:
+    """``openai.limits.requests_per_minute`` -> (``openai``, ``limits.requests_per_minute``)."""
+    provider, dot, field = key.strip().partition(".")
+    if not dot or not field:
+        raise ProfileError(f"--set {text or key!r}: name a field after the provider, e.g. {provider}.latency.median=2.7")
+    return provider, field
 
 
 def apply_override(data: dict[str, Any], field: str, value: Any) -> None:

@@ -8,7 +8,6 @@ schema here is the contract between the three. Every duration is in seconds and 
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,8 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ProfileError
-
-Z99 = 2.3263478740408408  # standard normal quantile at 0.99
+from .latency import Z99, LLMLatency, lognormal_sigma  # noqa: F401 - Z99, lognormal_sigma re-exported
 
 ProviderKind = Literal["openai", "anthropic", "spapi", "keepa", "rest"]
 
@@ -296,12 +294,8 @@ def _merge(base: _Model, override: dict[str, Any] | None) -> Any:
 
 def _check_llm_latency(model: str, settings: "ModelSettings") -> None:
     """An LLM model's latency must leave room for generating its median output."""
-    import random
-
-    from .latency import LLMLatency  # here, not at the top: latency imports this module
-
     try:
-        LLMLatency(settings.latency, settings.output_tokens, random.Random(0))
+        LLMLatency(settings.latency, settings.output_tokens)
     except ValueError as exc:
         raise ValueError(f"models.{model}: {exc}") from None
 
@@ -313,13 +307,6 @@ def _first_error(exc: ValidationError) -> str:
     value = err.get("input")
     shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
     return f"{loc}: {err['msg']}{shown}"
-
-
-def lognormal_sigma(median: float, p99: float) -> float:
-    """The sigma of a lognormal with this median and 99th percentile."""
-    if median <= 0 or p99 <= median:
-        return 0.0
-    return math.log(p99 / median) / Z99
 
 
 SHIPPED_DIR = Path(__file__).with_name("profiles")

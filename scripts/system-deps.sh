@@ -12,8 +12,9 @@ command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgatew
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
 [ -x /usr/bin/time ] || need+=(time)  # GNU time: peak RSS in the 1M-item benchmark
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # a self-signed cert for the HTTPS transport test
-command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # --engine celery: broker + shared limiter  # validates docker-compose.yml (no engine needed)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)  # validates docker-compose.yml (no engine needed)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # --engine celery: broker + shared limiter
+[ -x /usr/bin/chromium ] || need+=(chromium)  # headless Chromium opens the HTML reports (tests/harness/reporting)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${need[*]}"
 SUDO=""

@@ -60,14 +60,14 @@ def openai_event(stats: StreamStats, data: bytes) -> None:
 
 def anthropic_event(stats: StreamStats, data: bytes) -> None:
     doc = orjson.loads(data)
-    kind = doc.get("type")
-    if kind == "error":
+    event = doc.get("type")
+    if event == "error":
         stats.error = "server_error: error event in stream"
-    elif kind == "content_block_delta":
+    elif event == "content_block_delta":
         stats.chunks += 1
         if stats.first_token is None:
             stats.first_token = time.perf_counter()
-    elif kind == "message_delta":
+    elif event == "message_delta":
         stats.tokens = int((doc.get("usage") or {}).get("output_tokens") or 0)
 
 

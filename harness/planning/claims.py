@@ -24,9 +24,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mock_servers.rules import LLMRequest, Usage, rules_for
+
 from harness.planning.planner import CapacityModel, Prediction
 from harness.scenario import LoadedScenario
-from harness.runner.usage import Usage, price_of
 
 TOLERANCE = 0.15
 
@@ -188,10 +189,7 @@ class ClaimChecker:
 
     # -- explanations of the model's rate --------------------------------------------------
     def _binding(self, pred: Prediction):
-        for c in pred.constraints:
-            if pred.binding == f"{c.name}: {c.note}":
-                return c
-        return None
+        return pred.binding if pred.binding.limit != "concurrency" else None
 
     def rate_text(self, pred: Prediction, per: str = "item") -> str:
         """Why the model goes at its rate: the workers over the item time, or the limit."""
@@ -410,9 +408,10 @@ class ClaimChecker:
         total, parts = 0.0, []
         for a, c in zip(self.model.attempts, self.model.calls):
             profile = self.loaded.profiles[c.target]
-            if model_name and profile.kind in ("openai", "anthropic"):
+            rules = rules_for(profile)
+            if model_name and rules.llm:
                 usage = Usage(int(c.prompt_tokens), int(round(c.output_tokens_mean)))
-                d = price_of(profile, model_name, usage) * a
+                d = rules.price(profile, model_name, usage) * a
                 parts.append(f"{fmt_num(c.prompt_tokens)} in + {fmt_num(c.output_tokens_mean)} out at {model_name}")
             else:
                 d = c.dollars * a
@@ -429,8 +428,9 @@ class ClaimChecker:
                 v.arithmetic = "no LLM call to price the tokens with"
                 return
             profile = self.loaded.profiles[call.target]
-            model = price_of(profile, call.endpoint, Usage(int(tokens[0]), int(tokens[1])))
-            prices = profile.model_settings(call.endpoint).prices if call.endpoint in profile.models else profile.prices
+            rules = rules_for(profile)
+            model = rules.price(profile, call.endpoint, Usage(int(tokens[0]), int(tokens[1])))
+            prices = rules.prices(profile, call.endpoint)
             why = (f"{fmt_num(tokens[0])} input x ${prices.input_per_million:g}/M + {fmt_num(tokens[1])} output x "
                    f"${prices.output_per_million:g}/M = ${model:.2f}")
             self._judge(v, model, "$", why)
@@ -463,8 +463,9 @@ class ClaimChecker:
             if what == "requests":
                 total += a
             elif what == "tokens":
-                kind_ = self.loaded.profiles[c.target].kind
-                total += a * (c.prompt_tokens + (c.max_tokens if kind_ == "openai" else 0))
+                rules = rules_for(self.loaded.profiles[c.target])
+                request = LLMRequest(c.endpoint, int(c.prompt_tokens), int(c.max_tokens)) if rules.llm else None
+                total += a * rules.sustained_units(request, c.output_tokens_mean).get("tokens_per_minute", 0.0)
             elif what == "input tokens":
                 total += a * c.prompt_tokens
             else:

@@ -9,18 +9,18 @@ is in profile (real) time; the time scale only matters to the sweep.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from mock_servers.profile import Endpoint, Latency, Profile, TokenDistribution, lognormal_sigma
-from mock_servers.text import estimate_message_tokens
+from mock_servers.latency import LLMCall, LLMLatency, LogNormal
+from mock_servers.profile import Endpoint, Latency, Profile
+from mock_servers.rules import LLMRequest, PlannedUse, Usage, rules_for
 
 from harness.errors import ScenarioError
 from harness.planning.results import Constraint, Prediction
 from harness.runner.inputs import read_items
 from harness.scenario import LoadedScenario, PlannedCall
 from harness.runner.templates import TemplateFailure, compile_tree
-from harness.runner.usage import Usage, price_of
 
 _GRID = 2000  # quantile grid for expectations of maxima and capped means
 
@@ -31,10 +31,7 @@ class CallModel:
 
     target: str
     endpoint: str
-    latency_mean: float
-    latency_median: float
-    sigma: float  # lognormal spread of the random part
-    fixed: float  # deterministic part added to the lognormal (LLM generation time)
+    latency: LogNormal | LLMCall  # the mock's own distribution of this call's duration
     request_bytes: float
     response_bytes: float
     prompt_tokens: float = 0.0
@@ -44,8 +41,11 @@ class CallModel:
     transient_p: float = 0.0
     hang_p: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.latency_mean = self.latency.mean()
+
     def quantile(self, z: float) -> float:
-        return self.fixed + self.latency_median * math.exp(self.sigma * z)
+        return self.latency.quantile(z)
 
 
 @dataclass
@@ -79,35 +79,28 @@ class CapacityModel:
         faults = profile.faults
         transient = faults.error_500 + faults.error_503 + faults.error_529 + faults.reset + faults.malformed \
             + faults.hang + faults.stream_error
-        if profile.kind in ("openai", "anthropic"):
+        rules = rules_for(profile)
+        if rules.llm:
             model = call.model or next(iter(profile.models))
             settings = profile.model_settings(model) if model in profile.models else None
             lat = settings.latency if settings else profile.latency
             out = settings.output_tokens if settings else profile.output_tokens
             max_tokens = call.max_tokens or profile.default_max_tokens
-            out_mean = _capped_lognormal_mean(out, max_tokens)
-            tps = lat.tokens_per_second or 1e9
-            gen_median = out.median / tps
-            ttft_median = lat.ttft if lat.ttft is not None else lat.median - gen_median
-            ttft_p99 = max(ttft_median, (lat.p99 if lat.p99 is not None else lat.median) - gen_median)
-            sigma = lognormal_sigma(ttft_median, ttft_p99)
-            fixed = out_mean / tps
-            mean = ttft_median * math.exp(sigma * sigma / 2) + fixed
+            duration = LLMLatency(lat, out).call(max_tokens)
+            out_mean = duration.output_tokens_mean
             prompt = call.prompt_tokens or 0
             usage = Usage(int(prompt), int(round(out_mean)))
             req_bytes = call.request_bytes if call.request_bytes is not None else 4 * prompt + 200
             resp_bytes = call.response_bytes if call.response_bytes is not None else 4 * out_mean + 600
-            return CallModel(call.target, model, mean * f, ttft_median * f, sigma, fixed * f, req_bytes, resp_bytes,
-                             prompt, max_tokens, out_mean, price_of(profile, model, usage),
+            return CallModel(call.target, model, duration.scaled(f), req_bytes, resp_bytes,
+                             prompt, max_tokens, out_mean, rules.price(profile, model, usage),
                              transient, faults.hang)
         ep = _endpoint(profile, call.endpoint)
         lat: Latency = (ep.latency if ep and ep.latency else profile.latency)
-        sigma = lognormal_sigma(lat.median, lat.spread_p99)
-        mean = lat.median * math.exp(sigma * sigma / 2)
         req_bytes = call.request_bytes if call.request_bytes is not None else (ep.request_bytes if ep else 0)
         resp_bytes = call.response_bytes if call.response_bytes is not None else (ep.response_bytes if ep else 0)
-        return CallModel(call.target, call.endpoint or (ep.name if ep else "call"), mean * f, lat.median * f, sigma,
-                         0.0, req_bytes, resp_bytes, dollars=profile.prices.per_request, transient_p=transient,
+        return CallModel(call.target, call.endpoint or (ep.name if ep else "call"),
+                         LogNormal(lat.median, lat.spread_p99).scaled(f), req_bytes, resp_bytes, dollars=rules.price(profile, None, Usage()), transient_p=transient,
                          hang_p=faults.hang)
 
     # -- per item ----------------------------------------------------------------------
@@ -123,17 +116,17 @@ class CapacityModel:
     def item_time_quantile(self, z: float) -> float:
         return sum(c.quantile(z) for c in self.calls)
 
+    def item_time_ppf(self, p: float) -> float:
+        return sum(c.latency.ppf(p) for c in self.calls)
+
     def expected_max_item_time(self, k: int) -> float:
         """E[max of k item times] (the tail of the last round of a batch)."""
         if k <= 1:
             return self.item_time()
-        from statistics import NormalDist
-
-        nd = NormalDist()
         total = 0.0
         for i in range(_GRID):
             v = (i + 0.5) / _GRID
-            total += self.item_time_quantile(nd.inv_cdf(v)) * k * v ** (k - 1) / _GRID
+            total += self.item_time_ppf(v) * k * v ** (k - 1) / _GRID
         # the quantile sum ignores retries; scale by their share of the mean
         base = sum(c.latency_mean for c in self.calls)
         return total * (self.item_time() / base if base else 1.0)
@@ -148,12 +141,17 @@ class CapacityModel:
         for tname, calls in per_target.items():
             profile = self.loaded.profiles[tname]
             client = self.loaded.scenario.targets[tname].limits
-            n_calls = sum(self.attempts[i] for i, _ in calls)
-            tok = sum(self.attempts[i] * (c.prompt_tokens + c.max_tokens) for i, c in calls)
+            rules = rules_for(profile)
+            uses = [PlannedUse(self.attempts[i], c.endpoint, rules.sustained_units(
+                LLMRequest(c.endpoint, int(c.prompt_tokens), int(c.max_tokens)) if rules.llm else None,
+                c.output_tokens_mean)) for i, c in calls]
+            n_calls = sum(u.attempts for u in uses)
+
+            def units(dim: str) -> float:
+                return sum(u.attempts * u.units.get(dim, 0.0) for u in uses)
+
             tin = sum(self.attempts[i] * c.prompt_tokens for i, c in calls)
             tout = sum(self.attempts[i] * c.output_tokens_mean for i, c in calls)
-            model_limits = (profile.model_settings(calls[0][1].endpoint).limits
-                            if calls[0][1].endpoint in profile.models else profile.limits)
 
             def add(name: str, per_minute: float | None, units: float, server: bool, burst_units: float) -> None:
                 if per_minute and units > 0:
@@ -161,42 +159,17 @@ class CapacityModel:
                     out.append(Constraint(name, rate, burst_units / units if server else 1.0 / units, server,
                                           f"{per_minute:g}/min / {units:g} per item"))
 
-            if profile.kind in ("openai", "anthropic", "rest"):
-                lim = model_limits
-                add(f"{tname} requests/min (server)", lim.requests_per_minute, n_calls, True,
-                    lim.requests_per_minute or 0)
-                if profile.kind == "openai":
-                    add(f"{tname} tokens/min (server)", lim.tokens_per_minute, tok, True, lim.tokens_per_minute or 0)
-                if profile.kind == "anthropic":
-                    itpm = lim.input_tokens_per_minute or lim.tokens_per_minute
-                    add(f"{tname} input tokens/min (server)", itpm, tin, True, itpm or 0)
-                    add(f"{tname} output tokens/min (server)", lim.output_tokens_per_minute, tout, True,
-                        lim.output_tokens_per_minute or 0)
-                if lim.requests_per_second:
-                    add(f"{tname} requests/s (server)", lim.requests_per_second * 60, n_calls, True,
-                        lim.burst or 1.0)
-            if profile.kind == "spapi":
-                for i, c in calls:
-                    ep = _endpoint(profile, c.endpoint)
-                    if ep is not None and ep.rate:
-                        add(f"{tname} {ep.name} {ep.rate:g}/s burst {ep.burst or 1:g} (server)", ep.rate * 60,
-                            self.attempts[i], True, ep.burst or 1.0)
-            if profile.kind == "keepa":
-                cost = sum(self.attempts[i] * (_endpoint(profile, c.endpoint).cost if _endpoint(profile, c.endpoint)
-                                               else 1) for i, c in calls)
-                k = profile.keepa
-                initial = k.initial if k.initial is not None else k.refill_rate * 60 * k.max_hours
-                add(f"{tname} token refill {k.refill_rate}/min (server)", k.refill_rate, cost, True, initial)
+            for lim in rules.server_limits(profile, uses):
+                add(f"{tname} {lim.label} (server)", lim.per_minute, lim.units, True, lim.burst)
             if profile.capacity.max_in_flight:
                 mean = sum(c.latency_mean for _, c in calls)
                 out.append(Constraint(f"{tname} capacity {profile.capacity.max_in_flight} in flight (server)",
                                       profile.capacity.max_in_flight / mean * len(calls) / n_calls, 0.0, True,
-                                      "queueing beyond this"))
+                                      "queueing beyond this", limit="capacity"))
             if client.requests_per_second:
                 add(f"{tname} requests/s (client)", client.requests_per_second * 60, n_calls, False, 1)
             add(f"{tname} requests/min (client)", client.requests_per_minute, n_calls, False, 1)
-            add(f"{tname} tokens/min (client)", client.tokens_per_minute, tok if profile.kind == "openai" else tin,
-                False, 1)
+            add(f"{tname} tokens/min (client)", client.tokens_per_minute, units("tokens_per_minute"), False, 1)
             add(f"{tname} input tokens/min (client)", client.input_tokens_per_minute, tin, False, 1)
             add(f"{tname} output tokens/min (client)", client.output_tokens_per_minute, tout, False, 1)
         return out
@@ -211,13 +184,15 @@ class CapacityModel:
         else:
             t_conc = self.expected_max_item_time(max(items, 1)) if items else 0.0
         cons = self.constraints()
-        best_name, best_t = f"concurrency ({workers} workers / {t_item:.2f}s per item)", t_conc
+        best = Constraint(f"concurrency ({workers} workers / {t_item:.2f}s per item)",
+                          workers / t_item if t_item > 0 else math.inf, workers, False, limit="concurrency")
+        best_t = t_conc
         for c in cons:
             # a server's capacity binds too: past max_in_flight it queues, so it serves at most
             # max_in_flight / latency items/s however many workers wait (the risk names it)
             t = c.time_for(items) + (t_item if items > c.burst else 0.0)
             if t > best_t:
-                best_name, best_t = f"{c.name}: {c.note}", t
+                best, best_t = c, t
         duration = best_t
         x = items / duration if duration > 0 else 0.0
         n_req = sum(self.attempts)
@@ -230,7 +205,7 @@ class CapacityModel:
             rps, min(workers, client_burst or workers) / max(t_item, 1e-9) if t_item < 1 else rps)
         risk = self._risk(workers, t_item, cons)
         cost = items * sum(a * c.dollars for a, c in zip(self.attempts, self.calls))
-        return Prediction(workers, items, duration, x, best_name, t_item, rps, peak, conc, rps * req_b * 8,
+        return Prediction(workers, items, duration, x, best, t_item, rps, peak, conc, rps * req_b * 8,
                           rps * resp_b * 8, risk, cost, cons)
 
     def predict_topology(self, topology, items: int):
@@ -252,8 +227,8 @@ class CapacityModel:
                 continue
             pace = min(offered, client_rate)
             if pace > c.rate * 1.0001:
-                kind = "queueing, then 503s" if "capacity" in c.name else "429s"
-                risks.append(f"{kind}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
+                what = "queueing, then 503s" if c.limit == "capacity" else "429s"
+                risks.append(f"{what}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
         return "; ".join(risks) if risks else "none"
 
 
@@ -278,15 +253,13 @@ def _planned_calls(loaded: LoadedScenario, row: dict | None) -> list[PlannedCall
                 request_bytes = len(orjson.dumps(body))
             except TypeError:
                 request_bytes = None
-            if profile.kind in ("openai", "anthropic"):
-                model = body.get("model") if isinstance(body.get("model"), str) else None
-                mt = body.get("max_completion_tokens", body.get("max_tokens"))
-                max_tokens = mt if isinstance(mt, int) else None
-                msgs = body.get("messages") if isinstance(body.get("messages"), list) else []
-                prompt = estimate_message_tokens(msgs, body.get("system"))
+            req = rules_for(profile).llm_request(profile, body)
+            if req is not None:
+                model, prompt, max_tokens = req.model, req.prompt_tokens, req.max_tokens or None
         endpoint = model if model else _endpoint_for(profile, step.method, step.path, step.name)
         calls.append(PlannedCall(target=step.target, endpoint=endpoint, model=model, max_tokens=max_tokens,
-                                 prompt_tokens=prompt, request_bytes=request_bytes if profile.kind != "rest" else None))
+                                 prompt_tokens=prompt, request_bytes=request_bytes if rules_for(profile).sized_by_body
+                                 else None))
     return calls
 
 
@@ -311,21 +284,6 @@ def _endpoint(profile: Profile, name: str | None) -> Endpoint | None:
         if ep.name == name:
             return ep
     return profile.endpoints[0] if (name is None and profile.endpoints) else None
-
-
-def _capped_lognormal_mean(dist: TokenDistribution, cap: int) -> float:
-    """E[min(N, cap)] for N lognormal(median, p99), rounded per call as the mock does."""
-    from statistics import NormalDist
-
-    sigma = lognormal_sigma(dist.median, dist.p99 or dist.median)
-    if sigma == 0:
-        return float(min(dist.median, cap))
-    nd = NormalDist()
-    total = 0.0
-    for i in range(_GRID):
-        z = nd.inv_cdf((i + 0.5) / _GRID)
-        total += min(max(1, round(dist.median * math.exp(sigma * z))), cap)
-    return total / _GRID
 
 
 def _client_burst(loaded: LoadedScenario) -> float | None:

@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+
+Limit = Literal["rate", "capacity", "concurrency"]
 
 
 @dataclass
 class Constraint:
-    """A limit on throughput: ``rate`` items per second after ``burst`` items at once."""
+    """A limit on throughput: ``rate`` items per second after ``burst`` items at once. ``limit``
+    says what it is: a rate limit (server's or ours), a server's capacity (past it requests
+    queue), or the workers themselves; ``str()`` is how reports name it."""
 
     name: str
     rate: float
     burst: float = 0.0
     server_side: bool = True
     note: str = ""
+    limit: Limit = "rate"
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.note}" if self.note else self.name
 
     def time_for(self, items: int) -> float:
         return max(0.0, items - self.burst) / self.rate if self.rate > 0 else math.inf
@@ -28,7 +37,7 @@ class Prediction:
     items: int
     duration_s: float
     items_per_s: float
-    binding: str
+    binding: Constraint  # the one that sets the duration (see Constraint.limit)
     item_time_s: float
     requests_per_s: float
     peak_requests_per_s: float
@@ -41,6 +50,7 @@ class Prediction:
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if k != "constraints"}
+        d["binding"] = str(self.binding)
         d["constraints"] = [c.__dict__ for c in self.constraints]
         return d
 

@@ -13,22 +13,22 @@ import math
 import shutil
 import tempfile
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
+
+from mock_servers.timescale import TimeScale
 
 from harness.errors import ScenarioError
 from harness.runner.config import RunConfig
 from harness.runner.inputs import read_items
-from harness.runner.mockproc import start_mock
+from harness.runner.mockproc import start_mock_for
 from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, Prediction, SweepPoint, SweepResult
 from harness.planning.diagnosis import explain
 from harness.scenario import LoadedScenario
 
-# seconds: the shortest mean call in wall time. Runner + mock add ~1 ms of wall time per call on
-# an idle machine but 4-7 ms when other jobs share the two cores (measured: seed 003 at 0.015,
-# i.e. 40 ms calls, came out 15-26% slow; at 0.05-0.1 within 1-5%), so 0.2 s keeps it < 3%.
+# seconds: the shortest mean call in wall time, so the runner's and the mock's own per-call wall
+# time stays a small share of it on a shared machine (measurements in docs/seeds.md, "Sweeps").
 WALL_FLOOR = 0.2
 MAX_WALL_RPS = 600.0  # requests/s the sweep asks of runner + mock together on this 2-core machine
 # A point bound by the workers measures the mean item time, so its error is the sampling error,
@@ -63,27 +63,18 @@ def choose_time_scale(model: CapacityModel, workers: list[int], items: int, budg
 
 
 def _worker_bound(prediction: Prediction) -> bool:
-    return prediction.binding.startswith("concurrency")
+    return prediction.binding.limit == "concurrency"
 
 
 def item_time_cv(model: CapacityModel) -> float:
-    """Coefficient of variation of one item's time: its calls' lognormal latencies and, for LLM
-    calls, the generation time of a lognormal number of output tokens, all independent."""
-    from mock_servers.profile import lognormal_sigma
-
-    var = 0.0
-    for c in model.calls:
-        var += (c.latency_median * math.exp(c.sigma ** 2 / 2)) ** 2 * (math.exp(c.sigma ** 2) - 1)
-        profile = model.loaded.profiles.get(c.target)
-        if c.fixed > 0 and profile is not None and c.endpoint in profile.models:
-            out = profile.model_settings(c.endpoint).output_tokens
-            s = lognormal_sigma(out.median, out.p99 or out.median)
-            var += c.fixed ** 2 * (math.exp(s * s) - 1)
+    """Coefficient of variation of one item's time: its calls' durations (as the mock draws
+    them) added up, independent of each other."""
+    var = sum(c.latency.variance() for c in model.calls)
     mean = sum(c.latency_mean for c in model.calls)
     return math.sqrt(var) / mean if mean > 0 else 0.0
 
 
-def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: float, budget_s: float,
+def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: TimeScale, budget_s: float,
                   cv: float | None = None) -> int:
     """The largest sample that fits ``budget_s`` of wall time, at least 3 rounds of workers; a
     worker-bound point may take up to MAX_BUDGET_FACTOR x the budget to reach a sampling error
@@ -91,10 +82,10 @@ def choose_sample(prediction: Prediction, workers: int, items: int, time_scale: 
     ramp = ramp_width(prediction, workers)
     if prediction.items_per_s <= 0:
         return min(items, 3 * ramp)
-    fits = int(budget_s * prediction.items_per_s / time_scale)
+    fits = int(budget_s * time_scale.per_second(prediction.items_per_s))
     want = MIN_SAMPLE if cv is None else math.ceil((cv / SAMPLE_SE) ** 2)
     if _worker_bound(prediction) and fits < want:
-        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * prediction.items_per_s / time_scale))
+        fits = min(want, int(MAX_BUDGET_FACTOR * budget_s * time_scale.per_second(prediction.items_per_s)))
     return max(1, min(items, max(3 * ramp, 10, fits)))
 
 
@@ -116,17 +107,15 @@ def steady_throughput(completions: list[float], workers: int) -> float | None:
 
 
 def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = None, sample: int | None = None,
-              time_scale: float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
+              time_scale: TimeScale | float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
               progress: Callable[[str], None] | None = None) -> SweepResult:
     """Predict and measure every worker count; one mock server serves the whole sweep."""
-    from harness.runner.run import build_targets, run_engine
-
     sc = loaded.scenario
     n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
-    scale = time_scale or choose_time_scale(model, workers, n_full, budget_s)
+    scale = TimeScale.of(time_scale or choose_time_scale(model, workers, n_full, budget_s))
     cv = item_time_cv(model)
-    result = SweepResult(sc.name, n_full, scale, sequential=model.predict(1, n_full))
+    result = SweepResult(sc.name, n_full, scale.factor, sequential=model.predict(1, n_full))
     claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
     say = progress or (lambda _msg: None)
     own_dir = workdir is None  # a folder made here is removed here; a caller's is left alone
@@ -140,17 +129,12 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
 
 
 def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
-             sample: int | None, scale: float, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
+             sample: int | None, scale: TimeScale, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
              work: Path) -> SweepResult:
     from harness.runner.run import build_targets, run_engine
 
     sc = loaded.scenario
-    shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
-    files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
-    import json
-
-    sets = [f"{k}={json.dumps(v)}" for k, v in sc.mock.items()]
-    with start_mock(shipped, profiles=files, sets=sets, time_scale=scale) as mock:
+    with start_mock_for(loaded, scale) as mock:
         for w in workers:
             pred = model.predict(w, n_full)
             n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)
@@ -167,7 +151,7 @@ def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, r
             steady = steady_throughput(stats.completions or [], ramp_width(pred, w))
             x_wall = steady if steady is not None else (n / wall if wall > 0 else 0.0)
             full_wall = wall + (n_full - n) / x_wall if x_wall > 0 else math.inf
-            measured = Measured(n, wall, full_wall / scale, x_wall * scale, summary)
+            measured = Measured(n, wall, scale.profile_seconds(full_wall), scale.profile_rate(x_wall), summary)
             point = SweepPoint(w, pred, measured, claims.get(w))
             result.points.append(point)
             hint = explain(point)

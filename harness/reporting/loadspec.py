@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import InvalidInput
+from harness.planning.claims import within
 from harness.scenario import LoadedScenario
 
 SECONDS_PER_DAY = 86_400
@@ -86,8 +87,8 @@ class ClaimCheck:
 
     @property
     def holds(self) -> bool:
-        lo, hi = (min(self.claimed), max(self.claimed)) if isinstance(self.claimed, list) else (self.claimed,) * 2
-        return lo * 0.9 <= self.ours <= hi * 1.1
+        """Within the one claim tolerance (:data:`harness.planning.claims.TOLERANCE`)."""
+        return within(self.claimed, self.ours)
 
 
 # -- the spec ----------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ class LoadSpec:
             peak_rps=pred.peak_requests_per_s, peak_basis="model", error_rate=err / n_req,
             rate_limited_rate=_planned_429_share(model, workers), item_failure_rate=1.0 - fail_ok,
             latency_s=_planned_latency(model), policy=ClientPolicy.from_scenario(loaded, workers), start=start,
-            binding=pred.binding, risk=pred.risk, cost_total=pred.cost_total,
+            binding=str(pred.binding), risk=pred.risk, cost_total=pred.cost_total,
             scenario_path=str(loaded.path) if loaded.path else None,
             targets=[TargetLoad(n, v[0], v[1] / v[0], v[2] / v[0]) for n, v in targets.items()],
         )
@@ -455,23 +456,11 @@ def _default_partner(loaded: LoadedScenario) -> str:
 
 def _planned_latency(model) -> dict[str, float]:
     """Per-request latency quantiles of the model's calls (a mixture, weighted by attempts)."""
-    from statistics import NormalDist
-
-    nd = NormalDist()
     calls = list(zip(model.attempts, model.calls))
     total = sum(a for a, _ in calls)
 
     def cdf(x: float) -> float:
-        acc = 0.0
-        for a, c in calls:
-            y = x - c.fixed
-            if y <= 0:
-                continue
-            if c.sigma == 0:
-                acc += a * (1.0 if y >= c.latency_median else 0.0)
-            else:
-                acc += a * nd.cdf(math.log(y / c.latency_median) / c.sigma)
-        return acc / total
+        return sum(a * c.latency.cdf(x) for a, c in calls) / total
 
     out = {"mean": sum(a * c.latency_mean for a, c in calls) / total}
     hi0 = max(c.quantile(4.0) for _, c in calls) + 1.0
@@ -521,25 +510,25 @@ def _claims(loaded: LoadedScenario, spec: LoadSpec) -> list[ClaimCheck]:
     out: list[ClaimCheck] = []
     seen: set[tuple[str, str]] = set()
     for st in claims.get("statements") or []:
-        kind = st.get("kind")
-        attr = _CLAIM_FIELDS.get(kind)
+        what = st.get("kind")
+        attr = _CLAIM_FIELDS.get(what)
         if attr is None or st.get("value") is None:
             continue
         if "workers" in st and st["workers"] != spec.workers:
             continue
-        if kind in _NEEDS_ITEMS and st.get("items", default_items) != spec.items:
+        if what in _NEEDS_ITEMS and st.get("items", default_items) != spec.items:
             continue
-        if kind == "concurrency" and "burst" in str(st.get("id", "")):
+        if what == "concurrency" and "burst" in str(st.get("id", "")):
             attr = "burst"
-        key = (kind, json.dumps(st["value"]))
+        key = (what, json.dumps(st["value"]))
         if key in seen:
             continue
         seen.add(key)
         note = ""
         total = spec.total_bytes_out + spec.total_bytes_in
-        if kind == "daily_bytes" and not isinstance(st["value"], list) and abs(st["value"] - total) <= 0.05 * total:
+        if what == "daily_bytes" and not isinstance(st["value"], list) and abs(st["value"] - total) <= 0.05 * total:
             note = f"{fmt_bytes(st['value'])} is the whole {spec.items:,}-item batch, not a day"
-        out.append(ClaimCheck(str(st.get("id", kind)), kind, str(st.get("quote", "")), st["value"],
+        out.append(ClaimCheck(str(st.get("id", what)), what, str(st.get("quote", "")), st["value"],
                               float(getattr(spec, attr)), note))
     return out
 
@@ -694,4 +683,11 @@ def write_loadspec(spec: LoadSpec, out_dir: Path) -> dict[str, Path]:
         path = out_dir / name
         path.write_text(text)
         written[name] = path
+    from harness.reporting.html import write_html
+    from harness.reporting.plots import plot_claims_ratio, plot_loadspec
+
+    d = _finite(spec.to_dict())
+    written.update(plot_loadspec(d, out_dir))
+    written.update(plot_claims_ratio(d, out_dir))
+    written["report.html"] = write_html(out_dir)
     return written

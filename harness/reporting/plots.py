@@ -122,10 +122,10 @@ def _binding_limit(result: SweepResult) -> tuple[str, float] | None:
     last = max(result.points, key=lambda p: p.workers).predicted
     cons = [c for c in last.constraints if c.rate > 0 and math.isfinite(c.rate)]
     for c in cons:
-        if last.binding == f"{c.name}: {c.note}":
-            return f"{c.name}: {c.note}", c.rate
+        if last.binding == c:
+            return str(c), c.rate
     best = min(cons, key=lambda c: c.rate, default=None)
-    return (f"{best.name}: {best.note}", best.rate) if best else None
+    return (str(best), best.rate) if best else None
 
 
 def plot_throughput(result: SweepResult, out_dir: Path, stem: str = "throughput") -> dict[str, Path]:
@@ -205,3 +205,109 @@ def plot_all(result: SweepResult, out_dir: Path) -> dict[str, Path]:
     files.update(plot_throughput(result, out_dir))
     files.update(plot_latency(result, out_dir))
     return files
+
+
+# -- load spec and run summary (from their JSON, so `harness report DIR` can redraw them) ------
+def _bar_labels(ax: Any, bars: Any, texts: list[str]) -> None:
+    """Each bar's value just past its end, inside the axes (log axes too)."""
+    for bar, text in zip(bars, texts):
+        ax.annotate(text, xy=(bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=9)
+
+
+def plot_loadspec(spec: dict[str, Any], out_dir: Path, stem: str = "load") -> dict[str, Path]:
+    """The load asked of each API: sustained and peak requests/s (log axis when they span decades)."""
+    targets = spec.get("targets") or []
+    names = [t["name"] for t in targets] or [spec.get("scenario", "load")]
+    sustained = [float(t["sustained_rps"]) for t in targets] or [float(spec.get("sustained_rps") or 0)]
+    share = [t["sustained_rps"] / spec["sustained_rps"] if spec.get("sustained_rps") else 1.0 for t in targets] or [1.0]
+    peak = [float(spec.get("peak_rps") or 0) * s for s in share]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(FIG_SIZE[0], max(2.6, 1.2 + 0.9 * len(names))))
+        ys = list(range(len(names)))
+        b1 = ax.barh([y + 0.2 for y in ys], sustained, height=0.38, color="tab:blue", label="sustained")
+        b2 = ax.barh([y - 0.2 for y in ys], peak, height=0.38, color="tab:orange", label="peak (any one second)")
+        _bar_labels(ax, b1, [f"{v:.3g} req/s" for v in sustained])
+        _bar_labels(ax, b2, [f"{v:.3g} req/s" for v in peak])
+        ax.set_yticks(ys)
+        ax.set_yticklabels(names)
+        values = [v for v in sustained + peak if v > 0]
+        if values and max(values) / min(values) >= 8:
+            ax.set_xscale("log")
+            ax.set_xlim(min(values) / 2, max(values) * 6)
+        else:
+            ax.set_xlim(0, max(values or [1]) * 1.3)
+        ax.set_xlabel("requests per second (real time)")
+        ax.set_title(f"{spec.get('scenario', '')}: load on each API at {spec.get('workers')} workers")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)  # beside the bars, never on them
+        fig.tight_layout()
+        return _save(fig, out_dir, stem)
+
+
+def plot_claims_ratio(spec: dict[str, Any], out_dir: Path, stem: str = "claims") -> dict[str, Path]:
+    """The document's figures over ours, one row each, on a log axis: 1 agrees, >1 overstated."""
+    rows = []
+    for c in spec.get("claims") or []:
+        claimed, ours = c.get("claimed"), c.get("ours")
+        lo_hi = claimed if isinstance(claimed, list) else [claimed, claimed]
+        if ours and all(isinstance(x, (int, float)) and x > 0 for x in lo_hi) and ours > 0:
+            rows.append((c["id"], lo_hi[0] / ours, lo_hi[1] / ours, bool(c.get("holds"))))
+    if not rows:
+        return {}
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(FIG_SIZE[0], max(2.6, 1.0 + 0.45 * len(rows))))
+        for y, (name, lo, hi, holds) in enumerate(rows):
+            color = "tab:green" if holds else "tab:red"
+            ax.plot([lo, hi], [y, y], "-", color=color, linewidth=3)
+            ax.plot([(lo * hi) ** 0.5], [y], "o", color=color, markersize=7)
+        ax.axvspan(0.85, 1.15, color="tab:green", alpha=0.12, label="within 15% of ours")
+        ax.axvline(1.0, color="gray", linewidth=1)
+        ax.set_xscale("log")
+        lo_all = min(min(r[1] for r in rows), 0.5)
+        hi_all = max(max(r[2] for r in rows), 2.0)
+        ax.set_xlim(lo_all / 1.5, hi_all * 1.5)
+        from matplotlib.ticker import FuncFormatter
+
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x" if f"{v:.0e}"[0] in "25" else ""))
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([r[0] for r in rows], fontsize=9)
+        ax.invert_yaxis()
+        ax.set_xlabel("the document's figure / ours (log scale; bars: its range)")
+        ax.set_title("The document's figures against the load spec's (green: holds, red: contradicted)")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
+        fig.tight_layout()
+        return _save(fig, out_dir, stem)
+
+
+def plot_run(summary: dict[str, Any], out_dir: Path, stem: str = "run") -> dict[str, Path]:
+    """A run at a glance: requests by outcome (log axis when they span decades) and latency percentiles."""
+    outcomes = {k: v for k, v in (summary.get("requests_by_outcome") or {}).items() if v}
+    latency = summary.get("latency_real_seconds") or {}
+    colors = {"ok": "tab:green", "rate_limited": "tab:orange"}
+    with plt.rc_context(_RC):
+        fig, (left, right) = plt.subplots(1, 2, figsize=FIG_SIZE, gridspec_kw={"width_ratios": [3, 2]})
+        names = list(outcomes) or ["no requests"]
+        counts = [outcomes.get(n, 0) for n in names]
+        bars = left.barh(names, counts, color=[colors.get(n, "tab:red") for n in names])
+        _bar_labels(left, bars, [f"{c:,}" for c in counts])
+        positive = [c for c in counts if c > 0]
+        if positive and max(positive) / min(positive) >= 8:
+            left.set_xscale("log")
+            left.set_xlim(min(positive) / 2, max(positive) * 8)
+        else:
+            left.set_xlim(0, max(counts or [1]) * 1.35 or 1)
+        left.invert_yaxis()
+        left.set_xlabel("requests")
+        left.set_title("requests by outcome")
+        qs = [q for q in ("p50", "p95", "p99") if q in latency]
+        lbars = right.bar(qs, [latency[q] for q in qs], color=["tab:green", "tab:orange", "tab:red"][:len(qs)])
+        for bar, q in zip(lbars, qs):
+            right.annotate(f"{latency[q]:.3g} s", xy=(bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                           xytext=(0, 3), textcoords="offset points", ha="center", fontsize=9)
+        right.set_ylim(0, max([latency[q] for q in qs] or [1]) * 1.2 or 1)
+        right.set_ylabel("request latency (seconds, real time)")
+        right.set_title("latency percentiles")
+        fig.suptitle(f"{summary.get('scenario', 'run')}: run {summary.get('run_id', '')}")
+        fig.tight_layout()
+        return _save(fig, out_dir, stem)

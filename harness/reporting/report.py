@@ -36,7 +36,7 @@ def rows(result: SweepResult) -> list[dict[str, Any]]:
             "duration_s": pr.duration_s,
             "speedup": (seq.duration_s / pr.duration_s) if (seq and pr.duration_s > 0) else None,
             "faster_pct": (100 * (1 - pr.duration_s / seq.duration_s)) if (seq and seq.duration_s > 0) else None,
-            "binding": pr.binding,
+            "binding": str(pr.binding),
             "risk": pr.risk,
             "requests_per_s": pr.requests_per_s,
             "peak_requests_per_s": pr.peak_requests_per_s,
@@ -112,47 +112,49 @@ def table_cells(result: SweepResult, with_claims: bool) -> list[list[str]]:
 
 
 # -- terminal ----------------------------------------------------------------------------------
-def render_table(result: SweepResult, title: str | None = None, with_claims: bool | None = None):
-    """A rich Table of the result."""
-    from rich.table import Table
+PROSE_COLUMNS = ("binding constraint", "429 risk", "claimed")
+
+
+def print_table(result: SweepResult, console: Any, title: str | None = None, with_claims: bool | None = None) -> None:
+    """The speed table: a table when it fits the console, else one block per worker count."""
+    from harness.reporting.console import Col, print_rows
 
     claims = with_claims if with_claims is not None else any(p.claim for p in result.points)
-    t = Table(title=title or f"{result.scenario}: {fmt_num(result.items)} items", title_justify="left")
-    for c in table_columns(result, claims):
-        numeric = c not in ("binding constraint", "429 risk", "claimed")
-        t.add_column(c, justify="right" if numeric else "left", overflow="fold")
-    for cells, p in zip(table_cells(result, claims), result.points):
-        err = p.error
-        style = "red" if (err is not None and abs(err) > ACCURACY_BAR) else None
-        t.add_row(*cells, style=style)
-    return t
+    cols = [Col(c, prose=c in PROSE_COLUMNS) for c in table_columns(result, claims)]
+    styles = ["red" if (p.error is not None and abs(p.error) > ACCURACY_BAR) else None for p in result.points]
+    print_rows(console, title or f"{result.scenario}: {fmt_num(result.items)} items", cols,
+               table_cells(result, claims), styles)
 
 
-def render_verdicts(verdicts: Iterable[Verdict], title: str = "Claims"):
-    from rich.table import Table
+def print_verdicts(verdicts: Iterable[Verdict], console: Any, title: str = "Claims") -> None:
+    """One block per claim: its figures on one line, its arithmetic as a paragraph (never cut)."""
+    from rich.padding import Padding
+    from rich.text import Text
 
-    t = Table(title=title, title_justify="left", show_lines=False)
-    for c in ("claim", "workers", "claimed", "model", "measured", "verdict", "arithmetic"):
-        t.add_column(c, overflow="fold", justify="right" if c in ("workers",) else "left",
-                     min_width=70 if c == "arithmetic" else None, max_width=None if c == "arithmetic" else 22)
+    console.print(Text(title, style="italic"))
     for v in verdicts:
         style = {CONTRADICTED: "red", HOLDS: "green"}.get(v.status, "dim")
-        t.add_row(v.id, str(v.workers or "-"), v.claimed_text,
-                  fmt_value(v.model, v.unit) if v.model is not None else "-",
-                  fmt_value(v.measured, v.unit) if v.measured is not None else "-",
-                  f"[{style}]{v.status}[/{style}]", v.arithmetic)
-    return t
+        head = Text()
+        head.append(v.status, style=f"bold {style}")
+        workers = f" ({v.workers} {'worker' if v.workers == 1 else 'workers'})" if v.workers else ""
+        head.append(f"  {v.id}{workers}: claimed {v.claimed_text}")
+        if v.model is not None:
+            head.append(f", model {fmt_value(v.model, v.unit)}")
+        if v.measured is not None:
+            head.append(f", measured {fmt_value(v.measured, v.unit)}")
+        console.print(head)
+        console.print(Padding(Text(v.arithmetic), (0, 0, 0, 2), expand=False))
 
 
 def print_result(result: SweepResult, verdicts: list[Verdict] | None = None, console: Any = None) -> None:
-    from rich.console import Console
+    from harness.reporting.console import make_console
 
-    con = console or Console()
-    con.print(render_table(result))
+    con = console or make_console()
+    print_table(result, con)
     for note in result.notes:
         con.print(f"note: {note}")
     if verdicts:
-        con.print(render_verdicts(verdicts))
+        print_verdicts(verdicts, con)
         s = summarize(verdicts)
         con.print(f"{s[HOLDS]} hold, {s[CONTRADICTED]} contradicted, {s['not checked']} not checked")
 
@@ -224,8 +226,11 @@ def to_markdown(result: SweepResult, verdicts: list[Verdict] | None = None, plot
     return "\n".join(lines)
 
 
-def to_json(result: SweepResult, verdicts: list[Verdict] | None = None, elapsed_s: float | None = None) -> dict[str, Any]:
+def to_json(result: SweepResult, verdicts: list[Verdict] | None = None, elapsed_s: float | None = None,
+            title: str | None = None) -> dict[str, Any]:
+    claims = any(p.claim for p in result.points)
     doc: dict[str, Any] = {
+        "title": title,
         "scenario": result.scenario,
         "items": result.items,
         "time_scale": result.time_scale,
@@ -233,6 +238,8 @@ def to_json(result: SweepResult, verdicts: list[Verdict] | None = None, elapsed_
         "points": rows(result),
         "sequential": result.sequential.as_dict() if result.sequential else None,
         "notes": list(result.notes),
+        # the table as printed (report.md, the HTML page), so a page rebuilt from this file matches
+        "table": {"columns": table_columns(result, claims), "rows": table_cells(result, claims)},
     }
     if elapsed_s is not None:
         doc["elapsed_s"] = elapsed_s
@@ -249,7 +256,7 @@ def default_out_dir(scenario_name: str, root: Path = Path("reports")) -> Path:
 
 def write_report(result: SweepResult, out_dir: Path, verdicts: list[Verdict] | None = None,
                  title: str | None = None, elapsed_s: float | None = None, plots: bool = True) -> dict[str, Path]:
-    """Write report.md, report.json and the plots (PNG and SVG) into ``out_dir``."""
+    """Write report.md, report.json, the plots (PNG and SVG) and report.html into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -262,8 +269,11 @@ def write_report(result: SweepResult, out_dir: Path, verdicts: list[Verdict] | N
     md = out_dir / "report.md"
     md.write_text(to_markdown(result, verdicts, plot_files, title, elapsed_s))
     js = out_dir / "report.json"
-    js.write_text(json.dumps(to_json(result, verdicts, elapsed_s), indent=2, default=_json_default))
+    js.write_text(json.dumps(to_json(result, verdicts, elapsed_s, title), indent=2, default=_json_default))
     files["report.md"], files["report.json"] = md, js
+    from harness.reporting.html import write_html
+
+    files["report.html"] = write_html(out_dir)
     return files
 
 

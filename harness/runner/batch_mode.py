@@ -127,7 +127,7 @@ class BatchRunner:
         self.discount = settings.discount
         self.max_attempts = max(1, loaded.scenario.retry.max_attempts)
         self.stats = stats or RunStats(time_scale=config.time_scale)
-        self.poll = max(MIN_POLL_WALL, POLL_REAL_SECONDS * config.time_scale)
+        self.poll = max(MIN_POLL_WALL, config.time_scale.seconds(POLL_REAL_SECONDS))
         self.submitted = 0
 
     def _client(self) -> BatchClient:
@@ -144,7 +144,7 @@ class BatchRunner:
         ckpt.set_meta("input", str(cfg.input.resolve()))
         if self.loaded.path is not None:
             ckpt.set_meta("scenario", str(self.loaded.path.resolve()))
-        ckpt.set_meta("time_scale", repr(cfg.time_scale))
+        ckpt.set_meta("time_scale", repr(cfg.time_scale.factor))
         ckpt.set_meta("mode", "batch")
         fmt = cfg.output_format or ("csv" if cfg.output.suffix.lower() == ".csv" else "jsonl")
         writer = OrderedWriter(cfg.output, fmt, self.loaded.scenario.output.columns, ckpt)

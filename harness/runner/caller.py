@@ -19,6 +19,8 @@ from urllib.parse import urlencode
 import orjson
 
 from mock_servers.profile import Profile
+from mock_servers.rules import ProviderRules, Usage, rules_for
+from mock_servers.timescale import REAL_TIME, TimeScale
 
 from harness.runner.adaptive import AdaptiveConcurrency
 from harness.runner.breaker import CircuitBreaker
@@ -31,7 +33,6 @@ from harness.runner.metrics import RunnerMetrics
 from harness.runner.retry import Outcome, RetryPolicy, classify_status
 from harness.runner.stats import RunStats
 from harness.runner.transports import HttpResponse, make_transport
-from harness.runner.usage import Usage, limiter_cost, price_of, usage_of
 
 _OVERLOADED = {503, 529}
 
@@ -49,14 +50,17 @@ class TargetRuntime:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     configured: set[str] = field(default_factory=set)
     learn: bool = True
-    per_operation: bool = False  # SP-API: requests_per_second is each operation's own bucket
     op_limiters: dict[str, RateLimiter] = field(default_factory=dict)
     secret: str | None = None
+    rules: ProviderRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rules = rules_for(self.profile)
     # a new operation's limiter (the distributed run's shares each operation through Redis)
     op_limiter_factory: Callable[[str], RateLimiter] | None = None
 
     def op_limiter(self, endpoint: str) -> RateLimiter | None:
-        if not self.per_operation:
+        if not self.rules.per_operation:  # SP-API: requests_per_second is each operation's own bucket
             return None
         lim = self.op_limiters.get(endpoint)
         if lim is None:
@@ -68,7 +72,7 @@ class TargetRuntime:
 class Caller:
     def __init__(self, targets: dict[str, TargetRuntime], *, policy: RetryPolicy, timeout: float,
                  concurrency: AdaptiveConcurrency | None, metrics: RunnerMetrics, stats: RunStats,
-                 max_rps: float | None = None, time_scale: float = 1.0, transport: str = "aiohttp",
+                 max_rps: float | None = None, time_scale: TimeScale = REAL_TIME, transport: str = "aiohttp",
                  rng: random.Random | None = None, breaker_threshold: int = 10,
                  breaker_give_up: float = 60.0, on_give_up: Callable[[str], None] | None = None) -> None:
         self.targets = targets
@@ -81,7 +85,7 @@ class Caller:
         self.transport = make_transport(transport)
         self.rng = rng or random.Random()
         # --max-rps is a hard cap on real requests per second, whatever the time scale
-        self.cap = RateLimiter({"requests": Rate(max_rps / time_scale, 1.0)}) if max_rps else None
+        self.cap = RateLimiter({"requests": Rate(time_scale.per_second(max_rps), 1.0)}) if max_rps else None
         self.secrets = [t.secret for t in targets.values() if t.secret]
         # every encoded form of every key, built once (never per request)
         self.redact = Masker(self.secrets, [b for t in targets.values()
@@ -92,7 +96,7 @@ class Caller:
                                               give_up_after=breaker_give_up, on_change=self._breaker_note,
                                               on_give_up=on_give_up)
                          for name, t in targets.items()}
-        self.figures = FigureBook(time_scale)  # per-request figures for `harness calibrate`
+        self.figures = FigureBook(time_scale.factor)  # per-request figures for `harness calibrate`
         gauge = metrics.in_flight_g
         if hasattr(gauge, "set_function"):
             gauge.set_function(lambda: self.stats.in_flight)
@@ -120,7 +124,7 @@ class Caller:
         hdrs = {**target.static_headers, **{k: str(v) for k, v in (headers or {}).items()}, **target.auth_headers}
         if data is not None:
             hdrs.setdefault("Content-Type", "application/json")
-        cost = limiter_cost(target.profile, body)
+        cost = target.rules.admission(target.profile, body)
         m = self.metrics
         req_count = m.child(m.request_bytes, target.name)
         resp_count = m.child(m.response_bytes, target.name)
@@ -174,11 +178,12 @@ class Caller:
                 if outcome is Outcome.OK and malformed:
                     outcome, detail = Outcome.SERVER_ERROR, "malformed response body (invalid JSON)"
                 elif outcome is not Outcome.OK:
-                    detail = f"HTTP {resp.status}: {_message(parsed, resp.body)}"
+                    message = target.rules.error_message(parsed) or resp.body[:200].decode("utf-8", "replace")
+                    detail = f"HTTP {resp.status}: {message}"
                 if outcome is Outcome.RATE_LIMITED:
                     retry_after = retry_after_seconds(resp.headers, time.time())
                     if retry_after is None:
-                        retry_after = _keepa_refill(parsed)
+                        retry_after = target.rules.retry_hint(parsed)
                     if retry_after is not None:
                         target.limiter.block_until(retry_after)
             else:
@@ -235,13 +240,13 @@ class Caller:
                 limiter.set_rate(dim, rate)
 
     def _account(self, target: TargetRuntime, body: Any, parsed: Any, cost: dict[str, float]) -> Usage:
-        usage = usage_of(target.profile, parsed)
+        usage = target.rules.usage(parsed)
         if usage.output_tokens and "output_tokens_per_minute" in cost:
             unused = cost["output_tokens_per_minute"] - usage.output_tokens
             if unused > 0:
                 target.limiter.refund("output_tokens_per_minute", unused)
         model = body.get("model") if isinstance(body, dict) else None
-        dollars = price_of(target.profile, model, usage)
+        dollars = target.rules.price(target.profile, model, usage)
         m = self.metrics
         if usage.input_tokens:
             m.child(m.tokens, "input").inc(usage.input_tokens)
@@ -307,27 +312,3 @@ def _parse(resp: HttpResponse) -> tuple[Any, bool]:
         except orjson.JSONDecodeError:
             return None, True
     return {"bytes": len(body), "content_type": ctype}, False
-
-
-def _message(parsed: Any, raw: bytes) -> str:
-    """The provider's own error message, whatever its error format."""
-    if isinstance(parsed, dict):
-        err = parsed.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"][:300]
-        if isinstance(err, str):
-            return err[:300]
-        errors = parsed.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            return str(errors[0].get("message", errors[0]))[:300]
-        if isinstance(parsed.get("message"), str):
-            return parsed["message"][:300]
-        if "tokensLeft" in parsed:
-            return f"Keepa tokens exhausted (tokensLeft {parsed.get('tokensLeft')})"
-    return raw[:200].decode("utf-8", "replace")
-
-
-def _keepa_refill(parsed: Any) -> float | None:
-    if isinstance(parsed, dict) and isinstance(parsed.get("refillIn"), (int, float)):
-        return max(parsed["refillIn"], 1) / 1000.0
-    return None

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mock_servers.timescale import REAL_TIME, TimeScale
+
 from harness.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -25,7 +27,7 @@ class RunConfig:
     checkpoint: Path
     resume: bool = False
     workers: int | None = None
-    time_scale: float = 1.0
+    time_scale: TimeScale = REAL_TIME  # a number is accepted and made a TimeScale (validated) here
     max_cost: float | None = None
     max_rps: float | None = None
     transport: str = "fast"
@@ -51,8 +53,11 @@ class RunConfig:
         if self.target not in ("mock", "real"):
             raise ScenarioError(f"--target must be 'mock' or 'real', got {self.target!r}")
         # "not > 0" refuses nan too; inf is allowed (a mock that never answers: signals still stop it)
-        if not self.time_scale > 0:
-            raise ScenarioError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {self.time_scale}")
+        try:
+            object.__setattr__(self, "time_scale", TimeScale.of(self.time_scale))
+        except (TypeError, ValueError):
+            raise ScenarioError(f"--time-scale must be a number > 0 (0.01 = 100x faster), got {self.time_scale}") \
+                from None
         if self.max_rps is not None and not (self.max_rps > 0 and math.isfinite(self.max_rps)):
             raise ScenarioError(f"--max-rps must be a number > 0 (requests per second), got {self.max_rps}; "
                                 "leave it out for no cap")
@@ -64,7 +69,7 @@ class RunConfig:
             raise ScenarioError(f"--max-item-bytes must be >= 1, got {self.max_item_bytes}")
         if self.breaker_threshold < 1 or not self.breaker_give_up >= 0:
             raise ScenarioError("--breaker-after must be >= 1 and --breaker-give-up >= 0 seconds")
-        if self.target == "real" and self.time_scale != 1.0:
+        if self.target == "real" and self.time_scale.compressed:
             raise ScenarioError("--time-scale applies to mocks only; a real API runs in real time")
         if not self.metrics and (self.metrics_port is not None or self.pushgateway):
             raise ScenarioError("--no-metrics cannot be combined with --metrics-port or --pushgateway")

@@ -61,7 +61,7 @@ class Engine:
         self.concurrency = AdaptiveConcurrency(self.workers) if sc.adaptive else None
         policy = RetryPolicy(max_attempts=sc.retry.max_attempts, base_delay=sc.retry.base_delay,
                              max_delay=sc.retry.max_delay, jitter=sc.retry.jitter).scaled(options.time_scale)
-        self.caller = Caller(targets, policy=policy, timeout=sc.timeout * options.time_scale,
+        self.caller = Caller(targets, policy=policy, timeout=options.time_scale.seconds(sc.timeout),
                              concurrency=self.concurrency, metrics=metrics, stats=self.stats,
                              max_rps=options.max_rps, time_scale=options.time_scale, transport=options.transport,
                              breaker_threshold=options.breaker_threshold, breaker_give_up=options.breaker_give_up,
@@ -97,7 +97,7 @@ class Engine:
             ckpt.set_meta("input_format", opts.input_format or "")
             if self.loaded.path is not None:
                 ckpt.set_meta("scenario", str(self.loaded.path.resolve()))
-            ckpt.set_meta("time_scale", repr(opts.time_scale))
+            ckpt.set_meta("time_scale", repr(opts.time_scale.factor))
             writer = OrderedWriter(opts.output, _fmt(opts.output, opts.output_format),
                                    self.loaded.scenario.output.columns, ckpt, fd=out_fd)
         except BaseException:

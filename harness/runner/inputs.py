@@ -95,8 +95,8 @@ def read_items(
     raise ValueError at the call, before any item.
     ``max_bytes``: a record larger than this is an error item (never sent as a huge body).
     """
-    kind = detect_format(Path(path), fmt)
-    if kind == "csv":
+    found = detect_format(Path(path), fmt)
+    if found == "csv":
         header = _csv_header(Path(path), id_field)  # header errors now, not at first next()
         return _read_csv(Path(path), header, id_field, start_seq, skip, stop_seq, max_bytes)
     return _read_jsonl(Path(path), id_field, start_seq, skip, stop_seq, max_bytes)
@@ -145,8 +145,8 @@ def count_items(path: Path, fmt: str | None = None) -> int:
     CSV records are counted by the same parser, so quoted newlines are one record and bad rows
     count as (error) items; JSONL counts non-blank lines.
     """
-    kind = detect_format(Path(path), fmt)
-    if kind == "jsonl":
+    found = detect_format(Path(path), fmt)
+    if found == "jsonl":
         count = 0
         with open(path, "rb") as f:
             for raw in f:

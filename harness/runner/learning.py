@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Mapping
 
+from mock_servers.timescale import REAL_TIME, TimeScale
+
 from harness.runner.limiter import Rate
 
 __all__ = [
@@ -126,7 +128,7 @@ def _reset(text: str | None, fmt: str, now_epoch: float) -> float | None:
 def learn(
     headers: Mapping[str, str],
     *,
-    time_scale: float = 1.0,
+    time_scale: TimeScale = REAL_TIME,
     safety: float = 0.95,
     operation: str | None = None,
     now_epoch: float | None = None,
@@ -138,8 +140,6 @@ def learn(
     ``input_tokens_per_minute``, ``output_tokens_per_minute`` (Anthropic),
     ``requests_per_second`` (SP-API: the rate of ``operation``, burst 1). Limits that are
     missing, unparsable or not positive are left out. ``details=False`` skips remaining/reset."""
-    if not time_scale > 0:
-        raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
     if not 0 < safety <= 1:
         raise ValueError(f"safety must be in (0, 1], got {safety!r}")
     h = _lower(headers)
@@ -161,7 +161,7 @@ def learn(
         window = _WINDOW.search(h[_GENERIC[0]])
         seconds = float(window.group(1)) if window else 60.0
         if seconds > 0:
-            out.updates["requests_per_minute"] = Rate(generic * safety / (seconds * time_scale))
+            out.updates["requests_per_minute"] = Rate(time_scale.per_second(generic * safety / seconds))
             note("requests_per_minute", h.get(_GENERIC[1]), h.get(_GENERIC[2]), "generic")
     for name, dim, remaining, reset, fmt in _PER_MINUTE:  # provider headers win over generic
         limit = _number(h.get(name))
@@ -170,14 +170,14 @@ def learn(
             note(dim, h.get(remaining), h.get(reset), fmt)
     rate = _number(h.get(_SPAPI))
     if rate is not None and rate > 0:
-        out.updates["requests_per_second"] = Rate(rate * safety / time_scale, burst=1.0)
+        out.updates["requests_per_second"] = Rate(time_scale.per_second(rate * safety), burst=1.0)
     return out
 
 
 def learn_from_headers(
     headers: Mapping[str, str],
     *,
-    time_scale: float = 1.0,
+    time_scale: TimeScale = REAL_TIME,
     safety: float = 0.95,
     operation: str | None = None,
 ) -> dict[str, Rate]:

@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping
 
+from mock_servers.timescale import REAL_TIME, TimeScale
+
 __all__ = ["Rate", "RateLimiter"]
 
 Clock = Callable[[], float]
@@ -42,12 +44,10 @@ class Rate:
             raise ValueError(f"burst must be a finite number > 0, got {self.burst!r}")
 
     @classmethod
-    def per_minute(cls, n: float, burst: float | None = None, time_scale: float = 1.0) -> "Rate":
+    def per_minute(cls, n: float, burst: float | None = None, time_scale: TimeScale = REAL_TIME) -> "Rate":
         """``n`` units per minute, a minute lasting ``60 * time_scale`` wall seconds.
         ``burst`` defaults to 1 unit (smooth pacing)."""
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
-        return cls(n / (60.0 * time_scale), 1.0 if burst is None else burst)
+        return cls(time_scale.per_minute(n), 1.0 if burst is None else burst)
 
     @property
     def interval(self) -> float:

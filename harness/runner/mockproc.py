@@ -11,9 +11,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+import orjson
+
+from mock_servers.timescale import TimeScale
 
 from harness.errors import MockStartError
+
+if TYPE_CHECKING:
+    from harness.scenario import LoadedScenario
 
 _LISTEN = re.compile(r"listening on (http://\S+)")
 
@@ -74,7 +81,7 @@ def _die_with_parent(parent: int):
 def start_mock(
     providers: Sequence[str] = ("openai",),
     *,
-    time_scale: float = 1.0,
+    time_scale: TimeScale | float = 1.0,
     sets: Sequence[str] = (),
     profiles: Sequence[str] = (),
     seed: int | None = None,
@@ -87,7 +94,7 @@ def start_mock(
     """Start ``python -m mock_servers`` and wait until it listens; ``cpu`` pins it with taskset,
     ``args`` are more of its options (``--admin-token``, ``--header-timeout``, ...)."""
     cmd = [sys.executable, "-m", "mock_servers", "--providers", ",".join(providers), "--host", host,
-           "--port", str(port), "--time-scale", repr(time_scale)]
+           "--port", str(port), "--time-scale", repr(TimeScale.of(time_scale).factor)]
     for s in sets:
         cmd += ["--set", s]
     for p in profiles:
@@ -109,7 +116,7 @@ def start_mock(
     while time.monotonic() < deadline:
         text = Path(log.name).read_text()
         m = _LISTEN.search(text)
-        if m and text.count("\n") >= len(providers) + 2:
+        if m and text.count("\n") >= (len(providers) or len(profiles)) + 2:
             return MockProcess(m.group(1), proc, Path(log.name))
         if proc.poll() is not None:
             break
@@ -117,3 +124,24 @@ def start_mock(
     proc.kill()
     proc.wait()
     raise MockStartError(f"mock server did not start ({' '.join(cmd)}):\n{text}")
+
+
+def start_mock_for(loaded: "LoadedScenario", time_scale: TimeScale, **options) -> MockProcess:
+    """The mock serving exactly the scenario's validated profiles (its ``mock:`` overrides
+    applied once, at load): each is handed over as the JSON of the validated model, so the
+    mock serves the numbers the runner paces by and the planner predicts from."""
+    profiles = {}
+    for profile in loaded.profiles.values():
+        profiles.setdefault(profile.name, profile)
+    folder = Path(tempfile.mkdtemp(prefix="mock-profiles-"))
+    try:
+        files = []
+        for name, profile in profiles.items():
+            path = folder / f"{name}.json"
+            path.write_bytes(orjson.dumps(profile.model_dump(mode="json", exclude_defaults=True)))
+            files.append(str(path))
+        return start_mock((), profiles=files, time_scale=time_scale, **options)
+    finally:  # the mock has read them once it listens
+        for path in folder.iterdir():
+            path.unlink()
+        folder.rmdir()

@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Literal
 
+from mock_servers.timescale import TimeScale
+
 __all__ = ["Outcome", "TRANSIENT", "classify_status", "RetryPolicy"]
 
 
@@ -99,8 +101,7 @@ class RetryPolicy:
             wait = max(wait, retry_after, 0.0)
         return wait
 
-    def scaled(self, time_scale: float) -> "RetryPolicy":
-        """The same policy with its durations multiplied by ``time_scale``."""
-        if not time_scale > 0:
-            raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
-        return replace(self, base_delay=self.base_delay * time_scale, max_delay=self.max_delay * time_scale)
+    def scaled(self, time_scale: TimeScale) -> "RetryPolicy":
+        """The same policy with its durations in wall time."""
+        return replace(self, base_delay=time_scale.seconds(self.base_delay),
+                       max_delay=time_scale.seconds(self.max_delay))

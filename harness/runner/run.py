@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
-import json
 import os
 import socket
 import time
@@ -22,25 +21,28 @@ from urllib.parse import urlsplit
 import orjson
 from rich.console import Console
 
+from mock_servers.rules import rules_for
+from mock_servers.timescale import TimeScale
+
 from harness.runner.caller import TargetRuntime
 from harness.runner.config import RunConfig
 from harness.runner.engine import Engine
 from harness.errors import ScenarioError, TargetUnreachable
 from harness.runner.limiter import Rate, RateLimiter
 from harness.runner.metrics import NullMetrics, RunnerMetrics
-from harness.runner.mockproc import start_mock
+from harness.runner.mockproc import start_mock_for
 from harness.runner.progress import ProgressDisplay, summary_table
 from harness.scenario import ClientLimits, LoadedScenario
 
 MOCK_KEY = "mock-key-not-a-secret"
-DEFAULT_HEADERS = {"anthropic": {"anthropic-version": "2023-06-01"}}
 
 
-def limiter_for(limits: ClientLimits, time_scale: float) -> tuple[RateLimiter, set[str]]:
+def limiter_for(limits: ClientLimits, time_scale: TimeScale) -> tuple[RateLimiter, set[str]]:
     """The client-side limiter a target's configured limits describe (rates in wall time)."""
     rates: dict[str, Rate] = {}
+    time_scale = TimeScale.of(time_scale)
     if limits.requests_per_second:
-        rates["requests_per_second"] = Rate(limits.requests_per_second / time_scale, limits.burst or 1.0)
+        rates["requests_per_second"] = Rate(time_scale.per_second(limits.requests_per_second), limits.burst or 1.0)
     for dim in ("requests_per_minute", "tokens_per_minute", "input_tokens_per_minute", "output_tokens_per_minute"):
         value = getattr(limits, dim)
         if value:
@@ -49,13 +51,14 @@ def limiter_for(limits: ClientLimits, time_scale: float) -> tuple[RateLimiter, s
     return RateLimiter(rates), set(rates)
 
 
-def build_targets(loaded: LoadedScenario, kind: str, mock_base: str | None,
-                  time_scale: float) -> dict[str, TargetRuntime]:
+def build_targets(loaded: LoadedScenario, target: str, mock_base: str | None,
+                  time_scale: TimeScale) -> dict[str, TargetRuntime]:
     targets: dict[str, TargetRuntime] = {}
+    time_scale = TimeScale.of(time_scale)
     for name, spec in loaded.scenario.targets.items():
         profile = loaded.profiles[name]
         secret: str | None
-        if kind == "real":
+        if target == "real":
             if not spec.base_url:
                 raise ScenarioError(f"targets.{name}.base_url: required with --target real (the API's base URL)")
             if not spec.api_key_env:
@@ -68,20 +71,13 @@ def build_targets(loaded: LoadedScenario, kind: str, mock_base: str | None,
         else:
             secret = None
             base = (spec.mock_url or f"{mock_base}{profile.mount}").rstrip("/")
-        key = secret or MOCK_KEY
-        auth_headers: dict[str, str] = {}
-        auth_query: dict[str, str] = {}
-        if profile.auth.kind == "bearer":
-            auth_headers[profile.auth.name] = f"Bearer {key}"
-        elif profile.auth.kind == "header":
-            auth_headers[profile.auth.name] = key
-        elif profile.auth.kind == "query":
-            auth_query[profile.auth.name] = key
+        rules = rules_for(profile)
+        auth_headers, auth_query = rules.credentials(profile, secret or MOCK_KEY)
         limiter, configured = limiter_for(spec.limits, time_scale)
         targets[name] = TargetRuntime(
             name=name, profile=profile, base_url=base, auth_headers=auth_headers, auth_query=auth_query,
-            static_headers={**DEFAULT_HEADERS.get(profile.kind, {}), **spec.headers}, limiter=limiter,
-            configured=configured, learn=spec.limits.learn, per_operation=profile.kind == "spapi", secret=secret,
+            static_headers={**rules.default_headers, **spec.headers}, limiter=limiter,
+            configured=configured, learn=spec.limits.learn, secret=secret,
         )
     return targets
 
@@ -146,10 +142,7 @@ def ready_targets(loaded: LoadedScenario, config: RunConfig, stack: ExitStack) -
     ``stack``) unless every target names a running one or the run is ``--target real``."""
     mock_base = None
     if config.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
-        shipped = sorted({src for src in loaded.profile_sources.values() if "/" not in src and "\\" not in src})
-        files = sorted({src for src in loaded.profile_sources.values() if "/" in src or "\\" in src})
-        sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
-        mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=config.time_scale))
+        mock = stack.enter_context(start_mock_for(loaded, config.time_scale))
         mock_base = mock.base_url
     targets = build_targets(loaded, config.target, mock_base, config.time_scale)
     preflight(targets)
@@ -175,7 +168,7 @@ def execute(loaded: LoadedScenario, config: RunConfig, console: Console | None =
         targets = ready_targets(loaded, opts, stack)
         metrics = RunnerMetrics(opts.run_id) if req.metrics else NullMetrics(opts.run_id)
         if req.metrics and planned_duration_s is not None:
-            metrics.planned_duration_g.set(planned_duration_s * opts.time_scale)
+            metrics.planned_duration_g.set(opts.time_scale.seconds(planned_duration_s))
         if req.metrics_port is not None:
             from prometheus_client import start_http_server
 
@@ -228,10 +221,8 @@ def run_engine(loaded: LoadedScenario, opts: RunConfig, targets: dict[str, Targe
 
 def _run_async(engine: Engine):
     # Everything built so far (modules, profiles, the mock's handle) lives for the whole run:
-    # freeze it out of the collector's reach, and collect young objects less often. Otherwise
-    # full collections walk it all every second or so and stall every request in flight
-    # (measured at 1,000 workers: 70-100 ms pauses; whole-run throughput 90% -> 95% of
-    # workers/latency, runner CPU per request 309 -> 237 us).
+    # freeze it out of the collector's reach, and collect young objects less often, so full
+    # collections do not stall every request in flight (figures in docs/transport.md).
     gc.collect()
     gc.freeze()
     thresholds = gc.get_threshold()

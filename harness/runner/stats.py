@@ -16,10 +16,12 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from mock_servers.timescale import REAL_TIME, TimeScale
+
 
 @dataclass
 class RunStats:
-    time_scale: float = 1.0
+    time_scale: TimeScale = REAL_TIME  # a number (a chunk plan's) is made a TimeScale here
     total: int = 0
     done: int = 0
     failed: int = 0
@@ -111,6 +113,9 @@ class RunStats:
             return None
         return self.remaining / rate
 
+    def __post_init__(self) -> None:
+        self.time_scale = TimeScale.of(self.time_scale)
+
     def latency(self, q: float) -> float:
         """The q-th percentile of request latency, wall-clock seconds."""
         if self._latency.get_total_count() == 0:
@@ -121,7 +126,7 @@ class RunStats:
         wall = self.elapsed()
         scale = self.time_scale
         requests = sum(self.outcomes.values())
-        real = wall / scale
+        real = scale.profile_seconds(wall)
         return {
             "items_total": self.total,
             "items_done": self.done + self.already_done,
@@ -132,12 +137,12 @@ class RunStats:
             "retries_by_reason": dict(self.retries),
             "failure_reasons": dict(self.fail_reasons.most_common(10)),
             "rate_limited_ratio": (self.outcomes.get("rate_limited", 0) / requests) if requests else 0.0,
-            "time_scale": scale,
+            "time_scale": scale.factor,
             "duration_wall_seconds": round(wall, 4),
             "duration_real_seconds": round(real, 4),
             "items_per_second_real": (self.finished / real) if real > 0 else 0.0,
             "requests_per_second_real": (requests / real) if real > 0 else 0.0,
-            "latency_real_seconds": {f"p{q:g}": round(self.latency(q) / scale, 6) for q in (50, 95, 99)},
+            "latency_real_seconds": {f"p{q:g}": round(scale.profile_seconds(self.latency(q)), 6) for q in (50, 95, 99)},
             "peak_in_flight": self.peak_in_flight,
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
             "cost_dollars": round(self.cost, 6),

@@ -15,12 +15,13 @@ from aiohttp import web
 
 from ..bucket import BucketSet
 from ..durations import retry_after_seconds, rfc3339
-from ..text import estimate_message_tokens, estimate_tokens, token_pieces
+from ..rules import PROVIDER_RULES, LLMRequest
+from ..text import token_pieces
 from ..validation import Invalid
 from ..validation import anthropic as strict
 from .anthropic_batches import AnthropicBatches
 from .anthropic_count_tokens import count_tokens
-from .anthropic_output import Content, make_content
+from .anthropic_output import Content, _message, make_content
 from .base import ConnectionResetByMock, new_id, parse_json
 from .llm import LLMProvider, ModelRuntime
 
@@ -137,7 +138,7 @@ class AnthropicProvider(LLMProvider):
                 return self.invalid(bad)
         limits = model.settings.limits
         buckets = self.buckets_for(
-            (key, model.name),
+            self.rules.bucket_key(key, model.name),
             lambda: {
                 name: b for name, b in (
                     ("requests", self.per_minute_bucket(limits.requests_per_minute)),
@@ -146,7 +147,9 @@ class AnthropicProvider(LLMProvider):
                 ) if b is not None
             },
         )
-        cost = {"requests": 1, "input_tokens": input_tokens, "output_tokens": max_tokens}
+        units = self.rules.admission_units(LLMRequest(model.name, input_tokens, max_tokens))
+        cost = {"requests": 1, "input_tokens": int(units["input_tokens_per_minute"]),
+                "output_tokens": int(units["output_tokens_per_minute"])}
         for dim, amount in cost.items():
             bucket = buckets.buckets.get(dim)
             if bucket is not None and amount > bucket.capacity:
@@ -324,20 +327,6 @@ class AnthropicProvider(LLMProvider):
         return resp
 
 
-def _message(model: str, content: Content, input_tokens: int) -> dict[str, Any]:
-    return {
-        "id": new_id("msg_"),
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content.blocks,
-        "stop_reason": content.stop_reason,
-        "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "output_tokens": content.output_tokens, "service_tier": "standard"},
-    }
-
-
 def _delta_frame(text_head: bytes, delta: dict[str, Any]) -> bytes:
     if delta["type"] == "text_delta":  # the common case, framed without a full dumps
         return text_head + orjson.dumps(delta["text"]) + b"}}\n\n"
@@ -346,10 +335,8 @@ def _delta_frame(text_head: bytes, delta: dict[str, Any]) -> bytes:
 
 
 def input_token_estimate(body: dict[str, Any]) -> int:
-    """Messages, system and tool definitions, as Anthropic counts input tokens."""
-    tools = body.get("tools")
-    return estimate_message_tokens(body["messages"], body.get("system")) + (
-        estimate_tokens(orjson.dumps(tools).decode()) if tools else 0)
+    """Messages, system and tool definitions, as Anthropic counts input tokens (the rule's)."""
+    return PROVIDER_RULES["anthropic"].prompt_tokens(body)
 
 
 def _model_object(name: str) -> dict[str, Any]:

@@ -195,15 +195,14 @@ class AnthropicBatches:
 
     def answer(self, params: dict[str, Any]) -> dict[str, Any]:
         """A Messages answer for one request, or the error the Messages API would give."""
-        from .anthropic import _message, input_token_estimate
-        from .anthropic_output import make_content
+        from .anthropic_output import _message, make_content
 
         p = self.provider
         checked = p._validate(params)
         if isinstance(checked, web.Response):
             return {"type": "errored", "error": orjson.loads(checked.body)}  # type: ignore[arg-type]
         model, max_tokens, _ = checked
-        tokens = input_token_estimate(params)
+        tokens = p.rules.prompt_tokens(params)
         if p.profile.strict:
             bad = strict.message_request(params, model.name, model.spec, tokens, strict.BATCH_PARAMS)
             if bad is not None:

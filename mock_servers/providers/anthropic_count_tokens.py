@@ -22,8 +22,6 @@ ENDPOINT = "messages.count_tokens"
 
 
 async def count_tokens(provider: "AnthropicProvider", request: web.Request) -> web.StreamResponse:
-    from .anthropic import input_token_estimate
-
     key = provider.api_key(request)
     if isinstance(key, web.Response):
         return key
@@ -46,7 +44,7 @@ async def count_tokens(provider: "AnthropicProvider", request: web.Request) -> w
     model = provider.models.get(str(body["model"]))
     if model is None:
         return provider.unknown_model(str(body["model"]))
-    tokens = input_token_estimate(body)
+    tokens = provider.rules.prompt_tokens(body)
     if provider.profile.strict:
         bad = strict.count_request(body, model.spec, tokens)
         if bad is not None:

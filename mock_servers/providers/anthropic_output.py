@@ -64,3 +64,17 @@ def make_content(body: dict[str, Any], n: int, cut: bool) -> Content:
         text = orjson.dumps(instance(schema)).decode()
         return Content([{"type": "text", "text": text}], "end_turn", estimate_tokens(text))
     return Content([{"type": "text", "text": completion_text(n)}], "max_tokens" if cut else "end_turn", n)
+
+
+def _message(model: str, content: Content, input_tokens: int) -> dict[str, Any]:
+    return {
+        "id": new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content.blocks,
+        "stop_reason": content.stop_reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                  "output_tokens": content.output_tokens, "service_tier": "standard"},
+    }

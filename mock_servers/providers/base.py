@@ -24,6 +24,7 @@ from ..bucket import BucketSet, Clock, TokenBucket
 from ..latency import LogNormal
 from ..metrics import MockMetrics
 from ..profile import FAULT_KINDS, Capacity, Latency, Profile
+from ..rules import rules_for
 from ..timescale import TimeScale
 
 JSON = "application/json"
@@ -124,6 +125,7 @@ class Provider:
         """(Re)build everything derived from the profile; called again by the admin API."""
         old = getattr(self, "profile", None)
         self.profile = profile
+        self.rules = rules_for(profile)
         self.latency = self.latency_model(profile.latency)
         if old is None or old.limits != profile.limits or old.models != profile.models or old.endpoints != profile.endpoints:
             self._buckets.clear()

@@ -31,7 +31,7 @@ class KeepaBalance:
 
     def __init__(self, spec: KeepaTokens, scale: TimeScale, clock=time.monotonic) -> None:
         self.rate = spec.refill_rate
-        self.wall_rate = _whole_if_exact(scale.rate(spec.refill_rate))  # tokens per wall-clock minute
+        self.wall_rate = _whole_if_exact(scale.per_second(spec.refill_rate))  # tokens per wall-clock minute
         self.cap = int(spec.refill_rate * 60 * spec.max_hours)
         self.period = scale.seconds(60.0)
         self._clock = clock
@@ -88,9 +88,6 @@ class KeepaProvider(Provider):
             headers["Content-Encoding"] = "gzip"
         return web.Response(status=status, body=raw, content_type="application/json", headers=headers)
 
-    def _cost(self, name: str) -> int:
-        return next((e.cost for e in self.profile.endpoints if e.name == name), 1)
-
     def envelope(self, balance: KeepaBalance | None, consumed: int, started: float) -> dict[str, Any]:
         return {
             "timestamp": int(self.ctx.wall_clock() * 1000),
@@ -144,7 +141,7 @@ class KeepaProvider(Provider):
         offers = request.query.get("offers")
         if offers is not None and (not offers.isdigit() or not 20 <= int(offers) <= 100):
             return self.error(400, "REQUEST_REJECTED", "The offers parameter must be between 20 and 100.")
-        cost = self._cost("product") * keepa_content.cost(request.query, len(asins))
+        cost = self.rules.endpoint_cost(self.profile, "product") * keepa_content.cost(request.query, len(asins))
         if not bal.try_spend(cost):
             self.count_rate_limited("tokens")
             return self.answer(request, 429, self.envelope(bal, 0, started))

@@ -11,17 +11,20 @@ import math
 import time
 from typing import Any
 
+from dataclasses import replace
+
 import orjson
 from aiohttp import web
 
 from ..durations import go_duration, retry_after_seconds
-from ..text import estimate_message_tokens, estimate_tokens, token_pieces
+from ..text import token_pieces
 from ..validation import Invalid
 from ..validation import openai as strict
+from ..rules import LLMRequest
 from .base import ConnectionResetByMock, parse_json, new_id
 from .llm import LLMProvider, ModelRuntime
 from .openai_batches import OpenAIBatches
-from .openai_output import Choice, make_choice, message, pieces
+from .openai_output import Choice, _completion, _usage, make_choice, pieces
 from .openai_responses import create_embeddings, create_response
 
 ORG = "org-mock"
@@ -152,14 +155,13 @@ class OpenAIProvider(LLMProvider):
             return checked
         model, messages, max_tokens, stream, include_usage = checked
 
-        prompt_tokens = estimate_message_tokens(messages) + _tools_tokens(body)
+        asked = replace(self.rules.llm_request(self.profile, body), max_tokens=max_tokens)
+        prompt_tokens = asked.prompt_tokens
         if self.profile.strict:
             bad = strict.chat(body, model.spec, prompt_tokens)
             if bad is not None:
                 return self.invalid(bad)
-        n_choices = body.get("n") if isinstance(body.get("n"), int) and body.get("n", 1) > 0 else 1
-        cost = {"requests": 1, "tokens": prompt_tokens + max_tokens * n_choices}
-        admitted = self.admit(key, model, cost)
+        admitted = self.admit(key, model, self.cost(asked))
         if isinstance(admitted, web.Response):
             return admitted
         headers = admitted
@@ -168,7 +170,7 @@ class OpenAIProvider(LLMProvider):
         async def work(fault: str | None) -> web.StreamResponse:
             ttft, n, cut = self.plan_call(model, max_tokens)
             choices = [make_choice(body, n, cut, share)]
-            for _ in range(n_choices - 1):  # each extra choice is its own sample, billed as returned
+            for _ in range(asked.choices - 1):  # each extra choice is its own sample, billed as returned
                 _, n_i, cut_i = self.plan_call(model, max_tokens)
                 choices.append(make_choice(body, n_i, cut_i, share))
             longest = max(c.completion_tokens for c in choices)
@@ -238,12 +240,17 @@ class OpenAIProvider(LLMProvider):
         return model, messages, max_tokens, stream, include_usage
 
     # -- rate limits ----------------------------------------------------------------------
+    def cost(self, asked: LLMRequest) -> dict[str, int]:
+        """The request's units per bucket, by the provider rule (prompt + max_tokens x n to TPM)."""
+        units = self.rules.admission_units(asked)
+        return {dim: int(units[field]) for dim, field, _ in _DIMENSIONS}
+
     def admit(self, key: str, model: ModelRuntime, cost: dict[str, int]) -> dict[str, str] | web.Response:
         """Take ``cost`` from the key's per-model RPM/TPM buckets (shared by every endpoint):
         the answer's headers, or OpenAI's 429."""
         limits = model.settings.limits
         buckets = self.buckets_for(
-            (key, model.name),
+            self.rules.bucket_key(key, model.name),
             lambda: {
                 name: b for name, b in (
                     ("requests", self.per_minute_bucket(limits.requests_per_minute)),
@@ -372,41 +379,6 @@ class OpenAIProvider(LLMProvider):
         self.count_tokens("input", prompt_tokens)
         self.count_tokens("output", sum(c.completion_tokens for c in choices))
         return resp
-
-
-def _usage(prompt: int, completion: int, reasoning: int = 0) -> dict[str, Any]:
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": reasoning, "audio_tokens": 0,
-            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def _completion(model: str, choices: list[Choice], prompt: int) -> dict[str, Any]:
-    return {
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": i, "message": message(c), "logprobs": None, "finish_reason": c.finish}
-            for i, c in enumerate(choices)
-        ],
-        "usage": _usage(prompt, sum(c.completion_tokens for c in choices), sum(c.reasoning_tokens for c in choices)),
-        "service_tier": "default",
-        "system_fingerprint": "fp_mock",
-    }
-
-
-def _tools_tokens(body: dict[str, Any]) -> int:
-    """Tool definitions count as prompt tokens, as they do for the real API."""
-    tools = body.get("tools")
-    return estimate_tokens(orjson.dumps(tools).decode()) if tools else 0
 
 
 def _model_object(name: str) -> dict[str, Any]:

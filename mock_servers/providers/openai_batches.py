@@ -404,16 +404,14 @@ def _page(data: list[dict[str, Any]]) -> dict[str, Any]:
 
 def chat_answer(provider: "OpenAIProvider", body: dict[str, Any]) -> Answer:
     """A chat completion as the synchronous endpoint would answer it (no limits, no latency)."""
-    from .openai import _completion, _tools_tokens
-    from ..text import estimate_message_tokens
     from ..validation import openai as strict
-    from .openai_output import make_choice
+    from .openai_output import _completion, make_choice
 
     checked = provider._validate(body)
     if isinstance(checked, web.Response):
         return checked.status, orjson.loads(checked.body), {}  # type: ignore[arg-type]
     model, messages, max_tokens, _, _ = checked
-    prompt = estimate_message_tokens(messages) + _tools_tokens(body)
+    prompt = provider.rules.prompt_tokens(body)
     if provider.profile.strict:
         bad = strict.chat(body, model.spec, prompt)
         if bad is not None:

@@ -9,6 +9,7 @@ output tokens reasoning: billed as completion tokens, not shown.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,3 +90,32 @@ def message(choice: Choice) -> dict[str, Any]:
 def pieces(text: str, size: int = 8) -> list[str]:
     """A JSON string cut into stream deltas."""
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _usage(prompt: int, completion: int, reasoning: int = 0) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning, "audio_tokens": 0,
+            "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _completion(model: str, choices: list[Choice], prompt: int) -> dict[str, Any]:
+    return {
+        "id": new_id("chatcmpl-"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": i, "message": message(c), "logprobs": None, "finish_reason": c.finish}
+            for i, c in enumerate(choices)
+        ],
+        "usage": _usage(prompt, sum(c.completion_tokens for c in choices), sum(c.reasoning_tokens for c in choices)),
+        "service_tier": "default",
+        "system_fingerprint": "fp_mock",
+    }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from ..rules import LLMRequest
 from ..schema_instance import instance
 from ..text import completion_text, content_text, estimate_tokens, token_pieces
 from ..validation import openai_responses as strict
@@ -154,7 +155,7 @@ async def create_response(provider: "OpenAIProvider", request: web.Request) -> w
     if isinstance(checked, web.Response):
         return checked
     model, prompt, max_out = checked
-    admitted = provider.admit(key, model, {"requests": 1, "tokens": prompt + max_out})
+    admitted = provider.admit(key, model, provider.cost(LLMRequest(model.name, prompt, max_out)))
     if isinstance(admitted, web.Response):
         return admitted
     headers = admitted
@@ -319,7 +320,7 @@ async def create_embeddings(provider: "OpenAIProvider", request: web.Request) ->
     if isinstance(model, web.Response):
         return model
     payload, tokens = _embed(body, model)
-    admitted = provider.admit(key, model, {"requests": 1, "tokens": tokens})
+    admitted = provider.admit(key, model, provider.cost(LLMRequest(model.name, tokens, 0)))
     if isinstance(admitted, web.Response):
         return admitted
     headers = admitted

@@ -83,7 +83,7 @@ class SPAPIProvider(Provider):
                     body = await request.json()
                 except ValueError:
                     return self.error(400, "bad_request", "Request body is not valid JSON.")
-            buckets = self.buckets_for((token, op.name), lambda: {
+            buckets = self.buckets_for(self.rules.bucket_key(token, op.name), lambda: {
                 "operation": b for b in (self.per_second_bucket(op.rate, op.burst),) if b is not None
             })
             headers = {"x-amzn-RequestId": str(uuid.uuid4())}

@@ -28,7 +28,9 @@ def _row(out: str, workers: int) -> str:
 
 
 def test_plan_seed003_matches_model():
-    res = runner.invoke(app, ["plan", str(SEED003), "--items", "200000", "--workers", "1,5,10,20,50"])
+    # wide enough for the table (narrower consoles get one block per row: tests/harness/reporting/test_console.py)
+    res = runner.invoke(app, ["plan", str(SEED003), "--items", "200000", "--workers", "1,5,10,20,50"],
+                        env={"COLUMNS": "400"})
     assert res.exit_code == 0, res.output
     out = res.output
     assert "time for 200,000" in out and "binding constraint" in out and "429 risk" in out
@@ -76,7 +78,7 @@ def test_sweep_writes_report(tmp_path):
                               "--out", str(out)])
     assert res.exit_code == 0, res.output
     names = {p.name for p in out.iterdir()}
-    assert names == {"report.md", "report.json", "time.png", "time.svg", "throughput.png", "throughput.svg",
+    assert names == {"report.md", "report.json", "report.html", "time.png", "time.svg", "throughput.png", "throughput.svg",
                      "latency.png", "latency.svg"}
     doc = json.loads((out / "report.json").read_text())
     assert [p["workers"] for p in doc["points"]] == [1, 4]

@@ -1,4 +1,4 @@
-"""Running the locustfiles of scenarios/locust headless as subprocesses, on loopback only,
+"""Running the shipped locustfiles (harness/locust_support/locustfiles) headless as subprocesses, on loopback only,
 each bounded by its own -t (or shape) and a subprocess timeout."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUST = str(ROOT / ".venv" / "bin" / "locust")
-LOCUSTFILES = ROOT / "scenarios" / "locust"
+LOCUSTFILES = ROOT / "harness" / "locust_support" / "locustfiles"  # shipped in the package
 
 
 def free_port() -> int:

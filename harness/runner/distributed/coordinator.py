@@ -123,7 +123,7 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
             plan = ch.RunPlan(run_id=opts.run_id, scenario=str(loaded.path.resolve()), input=str(opts.input.resolve()),
                               output=str(opts.output.resolve()), input_format=fmt, output_format=out_fmt,
                               chunks=len(sizes), chunk_size=size, items=sum(sizes),
-                              workers_per_chunk=max(1, workers // processes), time_scale=opts.time_scale,
+                              workers_per_chunk=max(1, workers // processes), time_scale=opts.time_scale.factor,
                               transport=opts.transport, target_kind=req.target, mock_base=mock_base,
                               redis_url=broker, degraded=copts.degraded, processes=processes, sizes=sizes,
                               lease_seconds=copts.lease_seconds)

@@ -1,12 +1,10 @@
 """HTTP transports: how the runner sends a request and gets status, headers and body.
 
-The default is ``fast`` (:mod:`harness.runner.transports.fast`, HTTP/1.1 on asyncio Protocols and the llhttp
-parser): measured here, httpx's default transport serves 260-820 requests/s on one core under
-concurrency against aiohttp's ~7,000, the runner's bar is 5,000/s, and aiohttp's client costs
-~3x the CPU per request of ``fast`` (see that module). ``AiohttpTransport`` (``--transport
-aiohttp``) remains for what ``fast`` leaves out (proxies, cookies, brotli; no transport follows redirects);
-``HttpxTransport`` for users who need httpx (proxies, respx in tests).
-A request that gets no HTTP answer raises :class:`TransportError` with the outcome label.
+The default is ``fast`` (:mod:`harness.runner.transports.fast`), chosen by measurement (figures
+in docs/transport.md). ``AiohttpTransport`` (``--transport aiohttp``) remains for what ``fast``
+leaves out (proxies, cookies, brotli; no transport follows redirects); ``HttpxTransport`` for users who need httpx
+(proxies, respx in tests). A request that gets no HTTP answer raises :class:`TransportError`
+with the outcome label.
 """
 
 from __future__ import annotations

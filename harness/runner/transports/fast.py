@@ -1,60 +1,18 @@
 """A lean HTTP/1.1 client transport for the runner: asyncio Protocols and the ``httptools`` parser.
 
-Why by hand: profiling the runner against a zero-latency mock put aiohttp's client at 55-60% of
-the runner's CPU per request: its Python-level machinery (``ClientRequest``/``ClientResponse``
-objects, tracing hooks, timer context managers, the connector's acquire/release, the stream
-reader, yarl URLs, cookie and redirect handling) costs ~70-100 us per request. The runner needs
-none of it: it sends a small request and reads a whole small answer. This module does only
-that, with the C parser (llhttp through ``httptools``) doing the parsing.
+Why by hand: aiohttp's client machinery (request/response objects, tracing hooks, connector,
+stream reader, yarl, cookies, redirects) was most of the runner's CPU per request, and the
+runner needs none of it: it sends a small request and reads a whole small answer. The
+measurements, the full feature list and the reasoning behind each choice are in
+docs/transport.md.
 
-Measured here (2 cores, machine shared with other work, runner/client pinned to core 1, the
-zero-latency CardGenius mock to core 0, runs alternated A/B, medians):
-
-- the transport alone, 64 concurrent POSTs under uvloop, 5 pairs: aiohttp 67 us CPU/request,
-  this one 21 us;
-- ``harness run`` of the tests/benchmarks/test_runner_throughput.py scenario (50,000 items,
-  64 workers, checkpoint and ordered output on), 8 pairs over two sessions: aiohttp
-  125 / 152 us CPU per request (start-up included) and 8,192 / 5,020 req/s; this one
-  83 / 90 us and 12,284 / 6,780 req/s. Every pair used less CPU per request with this one.
-
-What it does:
-
-- a keep-alive pool per (scheme, host, port) with no fixed limit (the runner bounds
-  concurrency); idle connections are reused last-in first-out;
-- ``Content-Length``, chunked and read-until-close bodies; ``Connection: close`` and HTTP/1.0;
-  HEAD, 1xx, 204 and 304 without a body;
-- gzip and deflate ``Content-Encoding`` decoded (zlib); the headers stay as received;
-- TLS for https through asyncio's ssl with the default context (certificates verified);
-- a case-insensitive multi-valued mapping (``multidict.CIMultiDictProxy``) for the headers;
-- one total timeout per request (connect included), one ``loop.call_at`` timer;
-- a connection that errors, times out, is cancelled or whose answer is cut off is closed,
-  never reused;
-- an idle connection is reused only within ``keepalive`` seconds (4 s by default) of its last
-  answer: most servers drop idle keep-alive connections at 5 s (uvicorn, Node, Apache), and a
-  request written on a connection the server is closing is lost. Past that, a new connection;
-- a request sent on a pooled connection that ends before any byte of an answer (EOF, reset,
-  broken pipe: the server closed it meanwhile) is sent once more on a fresh connection, for
-  the idempotent methods (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) as aiohttp does. Not for
-  POST and PATCH, by default: the client cannot tell "the server closed an idle connection
-  and never read the request" (safe to resend; browsers do) from "the server read the
-  request, ran it, and dropped the connection" (resending runs it twice). For the runner the
-  second case matters: the mock's injected resets are exactly that, and with a transparent
-  resend they vanished from the run's ``connection_error`` retries (tests/harness/
-  test_run_faults.py failed) while the mock had processed each request twice. So a POST on a
-  stale connection surfaces as ``connection_error`` and the runner's retry policy (counted,
-  with backoff) resends it, as with aiohttp. ``retry_all_methods=True`` resends POST too
-  (the browser behaviour) for callers that prefer it. A fresh connection is never retried.
-
-Errors are :class:`TransportError` with the labels and messages of ``AiohttpTransport``:
-``timeout`` ("no answer within Ns"), ``connection_error`` ("cannot connect: ...",
-"connection lost: ...", "response cut off: ...").
-
-Differences from ``AiohttpTransport`` (use ``--transport aiohttp`` where they matter): a 3xx
-answer is returned as it is (aiohttp follows redirects; the APIs the runner calls do not
-redirect, and a batch job should see a moved endpoint rather than silently follow it); no
-proxies, no cookies, no brotli, no HTTP/2, no protocol upgrade; request bodies are ``bytes``.
-Host names are resolved by the event loop on each new connection (no DNS cache: connections
-are pooled, so that is rare).
+In short: a keep-alive pool per (scheme, host, port), reused LIFO and only within
+``keepalive`` seconds; Content-Length, chunked and read-until-close bodies; gzip/deflate
+decoded; TLS with certificates verified; one total timeout per request; a broken connection is
+never reused; a stale pooled connection is retried once for idempotent methods only (a POST
+surfaces as ``connection_error``, so the runner's counted retry resends it). Errors are
+:class:`TransportError` with ``AiohttpTransport``'s labels. Unlike aiohttp: 3xx answers are
+returned as they are, no proxies, cookies, brotli or HTTP/2 (use ``--transport aiohttp``).
 """
 
 from __future__ import annotations

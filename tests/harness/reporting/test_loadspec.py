@@ -360,7 +360,8 @@ def test_default_output_folder(short_run, tmp_path):
     r = run_cli(["loadspec", "--run", str(ckpt)], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     folder = tmp_path / "reports" / "loadspec-cg-run"  # a plan's spec goes to loadspec-cg/: never replaced
-    assert sorted(p.name for p in folder.iterdir()) == ["LOAD_SPEC.md", "load_spec.json", "partner_notice.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["LOAD_SPEC.md", "load.png", "load.svg", "load_spec.json",
+                                                        "partner_notice.txt", "report.html"]
 
 
 def test_plan_reads_the_scenario_defaults(tmp_path):

@@ -15,6 +15,7 @@ from harness.runner.learning import (
 )
 from harness.runner.limiter import Rate
 from mock_servers.durations import go_duration
+from mock_servers.timescale import TimeScale
 
 # docs/provider-fidelity.md 1.1
 OPENAI = {
@@ -62,7 +63,7 @@ def test_openai_remaining_and_reset() -> None:
 
 def test_headers_are_case_insensitive_and_time_scaled() -> None:
     upper = {k.upper(): v for k, v in OPENAI.items()}
-    rates = learn_from_headers(upper, time_scale=0.01, safety=1.0)
+    rates = learn_from_headers(upper, time_scale=TimeScale(0.01), safety=1.0)
     assert rates["requests_per_minute"].per_second == pytest.approx(60 / 0.6)
     assert rates["tokens_per_minute"].per_second == pytest.approx(150000 / 0.6)
 
@@ -83,7 +84,7 @@ def test_spapi_header_is_a_per_second_rate() -> None:
                    operation="getCatalogItem")
     assert learnt.updates == {"requests_per_second": Rate(2.0 * 0.95, 1.0)}
     assert learnt.operation == "getCatalogItem"
-    slow = learn_from_headers({"x-amzn-RateLimit-Limit": "0.0055"}, time_scale=0.5, safety=1.0)
+    slow = learn_from_headers({"x-amzn-RateLimit-Limit": "0.0055"}, time_scale=TimeScale(0.5), safety=1.0)
     assert slow["requests_per_second"].per_second == pytest.approx(0.011)
 
 
@@ -122,7 +123,7 @@ def test_safety_and_time_scale_are_checked() -> None:
     with pytest.raises(ValueError):
         learn_from_headers(OPENAI, safety=0)
     with pytest.raises(ValueError):
-        learn_from_headers(OPENAI, time_scale=0)
+        learn_from_headers(OPENAI, time_scale=TimeScale(0))
 
 
 @pytest.mark.parametrize("text, seconds", [

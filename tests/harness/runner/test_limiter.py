@@ -11,6 +11,7 @@ import pytest
 from harness.runner.limiter import Rate, RateLimiter
 
 from tests.fakes import FakeClock
+from mock_servers.timescale import TimeScale
 
 
 
@@ -22,7 +23,7 @@ def clock() -> FakeClock:
 
 def test_rate_per_minute_uses_time_scale() -> None:
     assert Rate.per_minute(600) == Rate(10.0, 1.0)
-    assert Rate.per_minute(600, burst=5, time_scale=0.01) == Rate(1000.0, 5.0)
+    assert Rate.per_minute(600, burst=5, time_scale=TimeScale(0.01)) == Rate(1000.0, 5.0)
     with pytest.raises(ValueError):
         Rate(0.0)
     with pytest.raises(ValueError):

@@ -7,6 +7,7 @@ import random
 import pytest
 
 from harness.runner.retry import TRANSIENT, Outcome, RetryPolicy, classify_status
+from mock_servers.timescale import TimeScale
 
 
 @pytest.mark.parametrize("status, outcome", [
@@ -76,7 +77,7 @@ def test_retry_after_is_never_undercut() -> None:
 
 
 def test_scaled_multiplies_durations() -> None:
-    policy = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=30.0, jitter="none").scaled(0.01)
+    policy = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=30.0, jitter="none").scaled(TimeScale(0.01))
     assert policy == RetryPolicy(max_attempts=4, base_delay=0.005, max_delay=0.3, jitter="none")
     assert policy.delay(3) == pytest.approx(0.02)
 

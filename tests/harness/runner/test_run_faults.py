@@ -50,7 +50,7 @@ def _doc(faults: dict[str, float], workers: int, max_attempts: int) -> dict:
 def _capture_mock_metrics(monkeypatch) -> list[str]:
     """Make the mock that ``harness run`` starts report its /metrics just before it stops."""
     scraped: list[str] = []
-    real_start = harness.runner.run.start_mock
+    real_start = harness.runner.run.start_mock_for
 
     def start(*args, **kwargs):
         proc = real_start(*args, **kwargs)
@@ -64,7 +64,7 @@ def _capture_mock_metrics(monkeypatch) -> list[str]:
         proc.stop = stop  # type: ignore[method-assign]
         return proc
 
-    monkeypatch.setattr(harness.runner.run, "start_mock", start)
+    monkeypatch.setattr(harness.runner.run, "start_mock_for", start)
     return scraped
 
 
