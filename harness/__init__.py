@@ -26,7 +26,7 @@ _EXPORTS: dict[str, str] = {
     "plan": "harness.api",
     "sweep": "harness.api",
     "reproduce": "harness.api",
-    "Reproduction": "harness.api",
+    "Reproduction": "harness.planning.results",
     "RunConfig": "harness.runner.config",
     "RunSummary": "harness.runner.summary",
     "Checkpoint": "harness.runner.checkpoint",
@@ -44,12 +44,12 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports on demand
-    from harness.api import Reproduction, plan, reproduce, run, sweep
+    from harness.api import plan, reproduce, run, sweep
     from harness.errors import (CallFailed, CheckpointError, HarnessError, InvalidInput, ItemFailed, MockStartError,
                                 OutputError, ScenarioError, SetupError, TargetUnreachable, TemplateFailure,
                                 TransportError)
     from harness.planning.planner import CapacityModel
-    from harness.planning.results import Prediction, SweepPoint, SweepResult
+    from harness.planning.results import Prediction, Reproduction, SweepPoint, SweepResult
     from harness.reporting.loadspec import LoadSpec, write_loadspec
     from harness.runner.checkpoint import Checkpoint
     from harness.runner.config import RunConfig

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from harness.errors import ScenarioError
+from harness.planning.results import Reproduction, claimed_workers
 from harness.scenario import LoadedScenario, load_scenario
 
 if TYPE_CHECKING:
-    from harness.planning.claims import Verdict
     from harness.planning.sweep import SweepResult
     from harness.runner.config import RunConfig
     from harness.runner.summary import RunSummary
@@ -87,19 +86,6 @@ def sweep(scenario: ScenarioLike, workers: Sequence[int] = (1, 3, 5, 10), items:
                          budget_s=budget_s, workdir=work, progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-@dataclass
-class Reproduction:
-    """A seed document's table swept on the mocks, and a verdict on each of its claims."""
-
-    result: "SweepResult"
-    verdicts: "list[Verdict]" = field(default_factory=list)
-
-
-def claimed_workers(loaded: LoadedScenario) -> list[int]:
-    """The worker counts of the document's table (``claims.table``)."""
-    return sorted({int(r["workers"]) for r in (loaded.scenario.claims or {}).get("table") or [] if "workers" in r})
 
 
 def reproduce(scenario: ScenarioLike, *, time_scale: float | None = None, budget_s: float = 12.0,

@@ -6,6 +6,8 @@
 # Needs root (or sudo) and Debian's apt.
 set -euo pipefail
 need=()
+# Debian's python3 makes a virtualenv (make venv) only with python3-venv (ensurepip's wheels)
+if command -v dpkg >/dev/null 2>&1; then dpkg -s python3-venv >/dev/null 2>&1 || need+=(python3-venv); fi
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need+=(prometheus-pushgateway)

@@ -85,11 +85,11 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
 
 def reproduce_on_celery(loaded: LoadedScenario, *, time_scale: float | None = None, budget_s: float = 12.0,
                         progress: Callable[[str], None] | None = None):
-    """:func:`harness.api.reproduce` on Celery: the document's table as static chunk tasks."""
+    """:func:`harness.reproduce` on Celery: the document's table as static chunk tasks."""
     import shutil
     import tempfile
 
-    from harness.api import Reproduction, claimed_workers
+    from harness.planning.results import Reproduction, claimed_workers
     from harness.errors import ScenarioError
     from harness.planning.claims import check_claims
 

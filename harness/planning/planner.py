@@ -16,7 +16,7 @@ from mock_servers.latency import LLMCall, LLMLatency, LogNormal
 from mock_servers.profile import Endpoint, Latency, Profile
 from mock_servers.rules import LLMRequest, PlannedUse, Usage, rules_for
 
-from harness.errors import ScenarioError
+from harness.errors import InvalidInput, ScenarioError
 from harness.planning.results import Constraint, Prediction
 from harness.runner.inputs import read_items
 from harness.scenario import LoadedScenario, PlannedCall
@@ -70,7 +70,8 @@ class CapacityModel:
         self.calls = [self._call_model(c) for c in _average_calls(loaded, rows)]
         if not self.calls:
             raise ScenarioError("the scenario makes no calls the planner can see (give a `plan:` section)")
-        self.attempts = [1.0 / (1.0 - c.transient_p) if c.transient_p < 1 else math.inf for c in self.calls]
+        cap = sc.retry.max_attempts
+        self.attempts = [_expected_attempts(c.transient_p, cap) for c in self.calls]
 
     # -- per call ----------------------------------------------------------------------
     def _call_model(self, call: PlannedCall) -> CallModel:
@@ -176,9 +177,11 @@ class CapacityModel:
 
     # -- the prediction ----------------------------------------------------------------
     def predict(self, workers: int, items: int) -> Prediction:
+        if workers < 1:
+            raise InvalidInput(f"workers must be >= 1 (requests in flight at most), got {workers}")
+        if items < 0:
+            raise InvalidInput(f"items must be >= 0, got {items}")
         t_item = self.item_time()
-        if items <= 0:
-            items = 0
         if items >= workers:
             t_conc = (items - workers) / workers * t_item + self.expected_max_item_time(workers)
         else:
@@ -230,6 +233,14 @@ class CapacityModel:
                 what = "queueing, then 503s" if c.limit == "capacity" else "429s"
                 risks.append(f"{what}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
         return "; ".join(risks) if risks else "none"
+
+
+def _expected_attempts(p: float, cap: int) -> float:
+    """E[attempts] of a call that fails transiently with probability ``p`` and is tried at most
+    ``cap`` times (the runner's retry.max_attempts): 1 + p + ... + p^(cap-1)."""
+    if p >= 1.0:
+        return float(cap)
+    return (1.0 - p ** cap) / (1.0 - p)
 
 
 def _planned_calls(loaded: LoadedScenario, row: dict | None) -> list[PlannedCall]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from harness.planning.claims import Verdict
+    from harness.scenario import LoadedScenario
 
 
 Limit = Literal["rate", "capacity", "concurrency"]
@@ -90,3 +94,16 @@ class SweepResult:
 
     def point(self, workers: int) -> SweepPoint | None:
         return next((p for p in self.points if p.workers == workers), None)
+
+
+@dataclass
+class Reproduction:
+    """A seed document's table swept on the mocks, and a verdict on each of its claims."""
+
+    result: "SweepResult"
+    verdicts: "list[Verdict]" = field(default_factory=list)
+
+
+def claimed_workers(loaded: "LoadedScenario") -> list[int]:
+    """The worker counts of the document's table (``claims.table``)."""
+    return sorted({int(r["workers"]) for r in (loaded.scenario.claims or {}).get("table") or [] if "workers" in r})

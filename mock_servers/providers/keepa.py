@@ -39,16 +39,18 @@ class KeepaBalance:
         self._epoch = clock()
         self._refills = 0
 
-    def _refill(self) -> None:
-        due = int((self._clock() - self._epoch) / self.period)
+    def _refill(self, now: float | None = None) -> None:
+        due = int(((self._clock() if now is None else now) - self._epoch) / self.period)
         if due > self._refills:
             self.tokens = min(self.cap, self.tokens + (due - self._refills) * self.rate)
             self._refills = due
 
     def refill_in_ms(self) -> int:
-        self._refill()
+        # one clock reading: read twice, a refill falling due in between made this 0 ms
+        now = self._clock()
+        self._refill(now)
         nxt = self._epoch + (self._refills + 1) * self.period
-        return max(0, math.ceil((nxt - self._clock()) * 1000))
+        return max(1, math.ceil((nxt - now) * 1000))
 
     def try_spend(self, cost: int) -> bool:
         self._refill()

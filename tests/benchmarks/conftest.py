@@ -133,14 +133,16 @@ def run_wrk(
     connections: int = 64,
     max_seconds: int = 60,
     server_pid: int | None = None,
+    require_headers: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One wrk run (one thread, on the client core) that stops after ``stop_after`` answers;
     returns the counts of wrk/count.lua plus ``rps`` and, given ``server_pid``, the server's
-    CPU seconds in the run (``server_cpu_s``) and answers per server CPU second (``rps_cpu``)."""
+    CPU seconds in the run (``server_cpu_s``) and answers per server CPU second (``rps_cpu``).
+    ``require_headers``: answers lacking any of these are counted in ``missing_headers``."""
     if shutil.which("wrk") is None:
         pytest.fail("wrk is not installed (make sysdeps installs it)")
     env = {**os.environ, "WRK_METHOD": method, "WRK_BODY": body or "", "WRK_AUTHORIZATION": authorization or "",
-           "WRK_STOP_AFTER": str(stop_after)}
+           "WRK_STOP_AFTER": str(stop_after), "WRK_REQUIRE_HEADERS": ",".join(h.lower() for h in require_headers)}
     cmd = boosted(pinned(["wrk", "-t1", f"-c{connections}", f"-d{max_seconds}s", "--timeout", "10s",
                           "-s", str(WRK_SCRIPT), url], CLIENT_CPU))
     cpu_before = cpu_seconds(server_pid) if server_pid is not None else 0.0

@@ -8,6 +8,10 @@ error); the load generator (other core) sends at a constant arrival rate (open l
 waits for answers before sending) for 10 s and takes the quantiles of what it observed, from
 request written to answer read. (At 0.1/0.4 s a few ms of event-loop lag from the rest of
 this shared machine is already 3-5% of the median.)
+
+A round is quiet when the rest of the machine left it alone (tests/benchmarks/rounds.py) and the
+client kept to its sending schedule (send lag p99 <= 20 ms); the errors are the medians over the
+quiet rounds, and without one (after two extra rounds) the benchmark fails as "not measured".
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import pytest
 
 from .conftest import split_url
+from .rounds import Rounds, fig, record, require_measured
 
 MEDIAN, P99 = 0.25, 1.0
 RATE, DURATION = 1_000, 10.0
@@ -41,24 +46,42 @@ def test_latency_quantiles_at_1000_rps(benchmark, pinned_mock, loadgen):
         headers={"x-api-key": "bench", "Content-Type": "application/json"},
         body=json.dumps({"user_id": "u-1", "spend": {"groceries": 12000}}), prewarm=200,
     )
-    results: list[dict] = []
-    benchmark.pedantic(lambda: results.append(loadgen("open_loop", **command)), rounds=1, iterations=1)
-    # A client starved by the rest of the machine reads answers late; judge the least disturbed
-    # round, and run up to two more (not in the timing) when even that one was disturbed.
-    while min(x["send_lag_p99"] for x in results) > DISTURBED_LAG and len(results) <= EXTRA_ROUNDS:
-        results.append(loadgen("open_loop", **command))
-    r = min(results, key=lambda x: x["send_lag_p99"])
-    p50_err, p99_err = r["p50"] / MEDIAN - 1, r["p99"] / P99 - 1
+    rounds = Rounds(lambda: [mock.proc.pid, loadgen.proc.pid])
+
+    def one() -> dict:
+        r = loadgen("open_loop", **command)
+        r["p50_error"], r["p99_error"] = r["p50"] / MEDIAN - 1, r["p99"] / P99 - 1
+        r["p50_abs_error"], r["p99_abs_error"] = abs(r["p50_error"]), abs(r["p99_error"])
+        return r
+
+    def measure() -> None:
+        r = rounds.measure(one)
+        r["quiet"] = r["quiet"] and r["send_lag_p99"] <= DISTURBED_LAG
+
+    benchmark.pedantic(measure, rounds=1, iterations=1)
+    while not rounds.quiet and len(rounds.all) <= EXTRA_ROUNDS:
+        measure()
+    p50_err, p99_err = rounds.median("p50_abs_error", 1), rounds.median("p99_abs_error", 1)
     benchmark.extra_info.update({
-        "rate": RATE, "achieved_rate": round(r["achieved_rate"], 1), "requests": r["requests"],
-        "statuses": r["statuses"], "errors": r["errors"],
-        "p50_configured": MEDIAN, "p50_measured": round(r["p50"], 4), "p50_error": round(p50_err, 4),
-        "p99_configured": P99, "p99_measured": round(r["p99"], 4), "p99_error": round(p99_err, 4),
-        "send_lag_p99_ms": round(r["send_lag_p99"] * 1000, 2), "extra_rounds": len(results) - 1,
+        "rate": RATE, "achieved_rate_rounds": [round(r["achieved_rate"], 1) for r in rounds.all],
+        "requests_rounds": [r["requests"] for r in rounds.all],
+        "p50_configured": MEDIAN, "p50_measured_rounds": [round(r["p50"], 4) for r in rounds.all],
+        "p99_configured": P99, "p99_measured_rounds": [round(r["p99"], 4) for r in rounds.all],
+        "p50_abs_error": p50_err, "p99_abs_error": p99_err,
+        "send_lag_p99_ms_rounds": [round(r["send_lag_p99"] * 1000, 2) for r in rounds.all],
+        **rounds.info(),
     })
-    print(f"\nat {r['achieved_rate']:.0f} req/s: p50 {r['p50'] * 1000:.1f} ms ({p50_err:+.1%}), "
-          f"p99 {r['p99'] * 1000:.1f} ms ({p99_err:+.1%}); send lag p99 {r['send_lag_p99'] * 1000:.2f} ms")
-    assert r["errors"] == {} and r["statuses"] == {"200": r["requests"]}, r
-    assert abs(r["achieved_rate"] / RATE - 1) <= 0.02, r
-    assert abs(p50_err) <= TOLERANCE, r
-    assert abs(p99_err) <= TOLERANCE, r
+    pct = (lambda e: None if e is None else 100 * e)
+    # errors sit near zero: the slack (2 points, under half the 5% bar) keeps noise from failing the gate
+    record(benchmark, p50_abs_error_pct=fig(pct(p50_err), "%", "lower", 0.10, slack=2.0, digits=2),
+           p99_abs_error_pct=fig(pct(p99_err), "%", "lower", 0.10, slack=2.0, digits=2))
+    for r in rounds.all:
+        print(f"\nat {r['achieved_rate']:.0f} req/s: p50 {r['p50'] * 1000:.1f} ms ({r['p50_error']:+.1%}), "
+              f"p99 {r['p99'] * 1000:.1f} ms ({r['p99_error']:+.1%}); send lag p99 {r['send_lag_p99'] * 1000:.2f} ms, "
+              f"others {r['others_cores']} cores")
+        assert r["errors"] == {} and r["statuses"] == {"200": r["requests"]}, r
+    require_measured(benchmark, rounds)
+    for r in rounds.quiet:
+        assert abs(r["achieved_rate"] / RATE - 1) <= 0.02, r
+    assert p50_err <= TOLERANCE, benchmark.extra_info
+    assert p99_err <= TOLERANCE, benchmark.extra_info

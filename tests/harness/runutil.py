@@ -160,20 +160,29 @@ def metric_sum(text: str, name: str, **match: str) -> float:
 @dataclass
 class Scraper:
     """Scrapes a /metrics URL every ``interval`` seconds in a thread, and once more when the
-    ``running()`` block ends: [(perf_counter, text)]."""
+    ``running()`` block ends: [(perf_counter, text)], the time when the answer was read.
+    ``spans[i]`` is (sent, read) of ``samples[i]``: the server's counts are of some instant
+    in between, so a test that times rates can keep to the scrapes that came back quickly."""
 
     url: str
     interval: float = 0.25
     limit_seconds: float = 120.0
     samples: list[tuple[float, str]] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
     errors: int = 0
+
+    def _scrape(self) -> None:
+        sent = time.perf_counter()
+        text = http_get(self.url, timeout=2.0)
+        done = time.perf_counter()
+        self.samples.append((done, text))
+        self.spans.append((sent, done))
 
     def _loop(self, stop: threading.Event) -> None:
         deadline = time.monotonic() + self.limit_seconds
         while not stop.is_set() and time.monotonic() < deadline:
             try:
-                text = http_get(self.url, timeout=2.0)
-                self.samples.append((time.perf_counter(), text))
+                self._scrape()
             except OSError:
                 self.errors += 1
             stop.wait(self.interval)
@@ -189,6 +198,6 @@ class Scraper:
             stop.set()
             thread.join(5.0)
             try:  # and one after the block, so the last sample sees the end of the run
-                self.samples.append((time.perf_counter(), http_get(self.url, timeout=2.0)))
+                self._scrape()
             except OSError:
                 self.errors += 1

@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 import socket
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCUST = str(ROOT / ".venv" / "bin" / "locust")
+
+def _locust() -> str:
+    """The locust script beside the interpreter running the tests (its venv), else the one on PATH."""
+    beside = Path(sys.executable).with_name("locust")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("locust")
+    if found is None:
+        raise RuntimeError("locust is not installed: pip install -e '.[dev]' (make venv does it)")
+    return found
+
+
+LOCUST = _locust()
 LOCUSTFILES = ROOT / "harness" / "locust_support" / "locustfiles"  # shipped in the package
 
 

@@ -101,6 +101,20 @@ class Run:
         (Spans under a quarter of ``absorbs`` are ordinary requests, not silences.)"""
         return sum(max(0.0, end - start - absorbs) for start, end in self.silences(absorbs / 4))
 
+    def between_refusals(self, refused: int) -> tuple[Sample, Sample, float]:
+        """The first and the last refused request, and how many accepted (200) ones the server
+        handled between them: the bucket held less than one request's cost at both instants,
+        so whatever it took or held at the start (its burst) is outside. An accepted request
+        overlapping a boundary one may have been handled on either side of it: it counts half."""
+        refusals = sorted((x for x in self.samples if x.status == refused), key=lambda x: x.sent)
+        a, b = refusals[0], refusals[-1]
+        n = 0.0
+        for x in self.samples:
+            if x.status != 200 or x.done <= a.sent or x.sent >= b.done:
+                continue
+            n += 1.0 if (x.sent >= a.done and x.done <= b.sent) else 0.5
+        return a, b, n
+
     @property
     def window(self) -> float:
         """Seconds from the first request to the last, as the server saw them (midpoints)."""
@@ -136,6 +150,7 @@ async def hammer(
     max_requests: int,
     keep_body: bool = False,
     interval: float = 0.0,
+    start_pause: float = 0.0,
 ) -> Run:
     """Closed loop: ``clients`` concurrent loops for ``duration`` seconds, ``max_requests`` at most.
 
@@ -154,7 +169,9 @@ async def hammer(
 
         async def loop(k: int) -> None:
             nonlocal sent
-            due = first.done + k * interval / clients
+            due = first.done + start_pause + k * interval / clients
+            if start_pause:
+                await asyncio.sleep(start_pause)
             while sent < max_requests and time.perf_counter() < deadline:
                 if interval:
                     pause = due - time.perf_counter()

@@ -109,3 +109,21 @@ def test_spent_tokens_equal_initial_plus_refills(clock):
             spent += 1
         clock.advance(0.125)
     assert spent == 100 + 9 * 20  # initial + the refills at 60, 120, ... 540 s
+
+
+def test_refill_in_is_never_zero_when_a_refill_falls_due_between_clock_readings(clock):
+    """A clock that moves 0.6 ms at each reading, crossing a refill boundary: the answer is
+    computed from one reading, so it is the time to the next refill, not 0 (the limits-accuracy
+    test saw ``refillIn: 0`` on a loaded machine)."""
+    b = balance(clock, refill_rate=20, initial=0)
+    clock.advance(60.0 - 0.001)  # a millisecond before the first refill
+
+    class Ticking:
+        def __call__(self) -> float:
+            clock.advance(0.0006)
+            return clock.now
+
+    b._clock = Ticking()
+    # read 0.4 ms before the refill (the next reading would be past it): 1 ms to go, not 0
+    assert b.refill_in_ms() == 1
+    assert b.tokens == 0

@@ -3,9 +3,19 @@
 
 Each test starts the mock (a subprocess on 127.0.0.1) with zero latency and a compressed time
 scale, sends one request alone (it creates the client's buckets, full), then runs four paced
-closed loops for a fixed wall window. T is measured from the first request to the last as the
-server handled them; accepted requests are counted by the client and cross-checked against the
-server's own ``mock_requests_total``.
+closed loops for a fixed wall window. Accepted requests are counted by the client and
+cross-checked against the server's own ``mock_requests_total``.
+
+The rate is judged between the first and the last refusal (``Run.between_refusals``): at both
+instants the bucket held less than one request's cost, so accepted = rate x T within one
+request, whatever happened before. The burst is judged on its own: the requests accepted before
+the first refusal are at least the bucket's capacity, and at most that plus the refill meanwhile.
+Judging ``burst + rate x T`` from the first request instead (as this file once did) is wrong by
+whatever the full bucket overflowed before the loops drained it: a full bucket absorbs no
+silence at all, so a 0.2 s stall of either process right after the first request loses 0.2 s of
+refill (5.5% of an Anthropic OTPM run; the "one run in twenty 6% short" of issue 2), and the
+silence checks, which assume an emptied bucket, could not see it
+(``test_a_stall_while_the_bucket_is_full_biases_only_the_naive_formula`` makes that stall).
 
 Why paced loops (a request every 2 ms per loop, ~2,000/s in all) rather than flat out: on two
 shared cores a server that saturates its core is descheduled for whole time slices, and a
@@ -46,8 +56,35 @@ def llm_sets(provider: str, *extra: str, zero: list[str] = LLM_ZERO) -> list[str
     return [f"{provider}.{s}" for s in (*zero, *extra)]
 
 
-def check(name: str, accepted: float, expected: float, run_: Run, refused: int) -> None:
-    """Within 2%, and really driven past the limit (most requests refused)."""
+def check(name: str, r: Run, rate: float, burst: float, cost: float = 1.0, refused_status: int = 429) -> None:
+    """The rate within 2% between the first and last refusals (``rate`` and ``burst`` in
+    requests, ``cost`` the bucket units one request takes), the burst within its bounds, and
+    really driven past the limit (most requests refused)."""
+    a, b, accepted = r.between_refusals(refused_status)
+    window = b.mid - a.mid
+    expected = rate * window
+    err = (accepted - expected) / expected
+    refused = r.count(refused_status)
+    # accepted before the first refusal: surely (answered before it was sent) or possibly (sent
+    # before it was answered: four loops overlap)
+    surely = sum(1 for x in r.samples if x.status == 200 and x.done <= a.sent)
+    possibly = sum(1 for x in r.samples if x.status == 200 and x.sent < a.done)
+    most = burst + rate * (a.done - r.first.sent) + 1
+    print(f"\n{name}: expected {expected * cost:,.1f}, accepted {accepted * cost:,.0f}, {err:+.2%} "
+          f"(T={window:.3f} s between the first and last refusal, {len(r.samples)} requests, {refused} refused, "
+          f"longest silence {r.longest_silence() * 1000:.1f} ms); burst: {surely}-{possibly} accepted before the "
+          f"first refusal (at least {burst:g}, at most {most:.1f})")
+    # 200 requests: 2% is 4 of them, and the window's ends are uncertain by about one
+    assert expected >= 200, "the window is too short for 2% to mean anything"
+    assert refused > len(r.samples) / 2, f"not driven past the limit: {r.statuses()}"
+    assert abs(err) <= TOLERANCE, f"{name}: expected {expected:.1f}, accepted {accepted}, {err:+.2%}"
+    assert possibly >= burst and surely <= most, f"{name}: {surely}-{possibly} accepted before the first refusal, " \
+                                                 f"burst {burst:g}, at most {most:.1f}"
+
+
+def check_total(name: str, accepted: float, expected: float, run_: Run, refused: int) -> None:
+    """Within 2% of an expected total the test works out itself (Keepa's discrete refills, the
+    give-back's probe), and really driven past the limit."""
     err = (accepted - expected) / expected
     print(f"\n{name}: expected {expected:,.1f}, accepted {accepted:,.0f}, {err:+.2%} "
           f"(T={run_.window:.3f} s, {len(run_.samples)} requests, {refused} refused, "
@@ -58,7 +95,8 @@ def check(name: str, accepted: float, expected: float, run_: Run, refused: int) 
 
 
 def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call], seconds: float,
-            absorbs: float, refused_status: int = 429, **kw) -> Run:
+            absorbs: float, refused_status: int = 429, by_refusals: bool = True,
+            overload: bool = True, sharp: bool = True, **kw) -> Run:
     """Drive a fresh bucket (a new key per attempt) for ``seconds``; cross-check the counts.
 
     ``rate x T + burst`` assumes the bucket is never full while nobody asks. A full bucket
@@ -83,10 +121,16 @@ def measure(mock, provider: str, endpoint: str, make_call: Callable[[int], Call]
         if overflow > TOLERANCE / 4 * r.window:
             problems.append(f"silences up to {r.longest_silence() * 1000:.1f} ms, {overflow * 1000:.1f} ms in all "
                             f"beyond the {absorbs * 1000:.0f} ms a full bucket absorbs")
-        edges = ((r.first.done - r.first.sent) + (r.last.done - r.last.sent)) / 2
-        if edges > TOLERANCE / 4 * r.window:
-            problems.append(f"the first and last requests took {edges * 1000:.1f} ms on average (T is not sharp)")
-        if r.count(refused_status) < r.count(200):
+        # T runs between the first and last refusal (``check``) or the first and last request
+        # (``check_total``): its two ends must be quick requests
+        if by_refusals and r.count(refused_status) >= 2:
+            a, b, _ = r.between_refusals(refused_status)
+        else:
+            a, b = r.first, r.last
+        edges = ((a.done - a.sent) + (b.done - b.sent)) / 2
+        if sharp and edges > TOLERANCE / 4 * (b.mid - a.mid):
+            problems.append(f"the requests at the ends of T took {edges * 1000:.1f} ms on average (T is not sharp)")
+        if overload and r.count(refused_status) < r.count(200):
             problems.append(f"the client offered less than twice the limit ({r.statuses()})")
         if not problems:
             return r
@@ -109,7 +153,7 @@ def test_openai_requests_per_minute(mock_server):
         "openai", f"limits.requests_per_minute={rpm}", f"limits.tokens_per_minute={BIG}"))
     r = measure(mock, "openai", "chat.completions", lambda i: openai_call(mock, f"sk-rpm-{i}"), WINDOW,
                 PER_MINUTE_ABSORBS)
-    check("OpenAI RPM", r.count(200), rpm + rpm / (60 * SCALE) * r.window, r, r.count(429))
+    check("OpenAI RPM", r, rpm / (60 * SCALE), rpm)
     assert r.first.headers["x-ratelimit-limit-requests"] == str(rpm)
     assert r.first.headers["x-ratelimit-remaining-requests"] == str(rpm - 1)
 
@@ -126,7 +170,7 @@ def test_openai_tokens_per_minute(mock_server):
                 lambda i: openai_call(mock, f"sk-tpm-{i}", max_tokens=max_tokens), WINDOW, PER_MINUTE_ABSORBS)
     # the server's own view of the charge agrees with the rule (plus a few tokens' refill)
     assert 0 <= int(r.first.headers["x-ratelimit-remaining-tokens"]) - (tpm - cost) <= 5
-    check("OpenAI TPM (tokens)", r.count(200) * cost, tpm + tpm / (60 * SCALE) * r.window, r, r.count(429))
+    check("OpenAI TPM (tokens)", r, tpm / (60 * SCALE) / cost, tpm // cost, cost)
     assert r.first.headers["x-ratelimit-limit-tokens"] == str(tpm)
 
 
@@ -145,8 +189,11 @@ def anthropic_sets(rpm=BIG, itpm=BIG, otpm=BIG, output: int | None = None) -> li
     if output is not None:
         # a fixed output length for the model under test only (the haiku models' own latency
         # could not generate a long median output in time, and the profile says so)
+        # and the model's own latency zero too: its profile latency (tens of ms wall) held each
+        # accepted call so long that a client on a busy machine could not offer twice the limit
         sets += ["anthropic.latency.tokens_per_second=10000000",
-                 f"anthropic.models.claude-sonnet-4-5.output_tokens={{median: {output}, p99: {output}}}"]
+                 f"anthropic.models.claude-sonnet-4-5.output_tokens={{median: {output}, p99: {output}}}",
+                 "anthropic.models.claude-sonnet-4-5.latency={median: 0.001, p99: 0.001, tokens_per_second: 10000000}"]
     return sets
 
 
@@ -155,7 +202,7 @@ def test_anthropic_requests_per_minute(mock_server):
     mock = mock_server(["anthropic"], time_scale=SCALE, seed=1, sets=anthropic_sets(rpm=rpm))
     r = measure(mock, "anthropic", "messages", lambda i: anthropic_call(mock, f"sk-ant-rpm-{i}"), WINDOW,
                 PER_MINUTE_ABSORBS)
-    check("Anthropic RPM", r.count(200), rpm + rpm / (60 * SCALE) * r.window, r, r.count(429))
+    check("Anthropic RPM", r, rpm / (60 * SCALE), rpm)
     assert r.first.headers["anthropic-ratelimit-requests-remaining"] == str(rpm - 1)
 
 
@@ -168,8 +215,7 @@ def test_anthropic_input_tokens_per_minute(mock_server):
     r = measure(mock, "anthropic", "messages", lambda i: anthropic_call(mock, f"sk-ant-itpm-{i}", content=content),
                 WINDOW, PER_MINUTE_ABSORBS)
     assert 0 <= int(r.first.headers["anthropic-ratelimit-input-tokens-remaining"]) - (itpm - cost) <= 5
-    check("Anthropic input TPM (tokens)", r.count(200) * cost, itpm + itpm / (60 * SCALE) * r.window, r,
-          r.count(429))
+    check("Anthropic input TPM (tokens)", r, itpm / (60 * SCALE) / cost, itpm // cost, cost)
 
 
 def test_anthropic_output_tokens_per_minute_at_max_tokens(mock_server):
@@ -177,30 +223,40 @@ def test_anthropic_output_tokens_per_minute_at_max_tokens(mock_server):
     and each accepted call costs max_tokens."""
     otpm, max_tokens = 6_000, 100
     mock = mock_server(["anthropic"], time_scale=SCALE, seed=1, sets=anthropic_sets(otpm=otpm, output=1000))
-    # One run in about twenty came out 6% short on a fresh clone's CI (cause not found yet, see
-    # the closing note of issue 2); the bar must still hold on one of three fresh buckets, and
-    # every attempt is reported.
-    misses = []
-    for attempt in range(3):
-        r = measure(mock, "anthropic", "messages",
-                    lambda i, a=attempt: anthropic_call(mock, f"sk-ant-otpm-{a}-{i}", max_tokens=max_tokens), WINDOW,
-                    PER_MINUTE_ABSORBS, keep_body=True)
-        ok = [json.loads(s.body) for s in r.samples if s.status == 200]
-        assert all(m["usage"]["output_tokens"] == max_tokens and m["stop_reason"] == "max_tokens" for m in ok)
-        try:
-            check("Anthropic output TPM (tokens)", len(ok) * max_tokens, otpm + otpm / (60 * SCALE) * r.window, r,
-                  r.count(429))
-            return
-        except AssertionError as exc:
-            misses.append(str(exc).splitlines()[0])
-    pytest.fail("; ".join(misses))
+    r = measure(mock, "anthropic", "messages", lambda i: anthropic_call(mock, f"sk-ant-otpm-{i}", max_tokens=max_tokens),
+                WINDOW, PER_MINUTE_ABSORBS, keep_body=True)
+    ok = [json.loads(s.body) for s in r.samples if s.status == 200]
+    assert all(m["usage"]["output_tokens"] == max_tokens and m["stop_reason"] == "max_tokens" for m in ok)
+    check("Anthropic output TPM (tokens)", r, otpm / (60 * SCALE) / max_tokens, otpm // max_tokens, max_tokens)
+
+
+def test_a_stall_while_the_bucket_is_full_biases_only_the_naive_formula(mock_server):
+    """The cause of the old "6% short" runs, made on purpose: the loops start 0.2 s after the
+    first request, while the bucket is full. ``burst + rate x T`` from the first request comes
+    out short by about the refill of those 0.2 s; the judged window (first to last refusal) and
+    the burst bounds do not move."""
+    rpm, pause = 60, 0.2
+    mock = mock_server(["openai"], time_scale=SCALE, seed=1, sets=llm_sets(
+        "openai", f"limits.requests_per_minute={rpm}", f"limits.tokens_per_minute={BIG}"))
+    rate = rpm / (60 * SCALE)
+    r = measure(mock, "openai", "chat.completions", lambda i: openai_call(mock, f"sk-stall-{i}"), WINDOW,
+                PER_MINUTE_ABSORBS, start_pause=pause)
+    check("OpenAI RPM after a 0.2 s stall at the start", r, rate, rpm)
+    naive = rpm + rate * r.window
+    lost = naive - r.count(200)
+    print(f"naive formula: expected {naive:.1f}, accepted {r.count(200)}: {lost:.1f} short "
+          f"({lost / naive:.1%}); the stall's refill is {rate * pause:.0f}")
+    # the naive formula loses at least most of the stall's refill (more if the start stalled again)
+    assert lost >= 0.5 * rate * pause
 
 
 def test_anthropic_output_tokens_unused_part_is_given_back(mock_server):
     """Calls reserve max_tokens=100 but generate 10: the bucket gets 90 back at the end, so the
     tokens really generated follow rate x time + burst. What the bucket still holds at the end is
     read from one more request's ``remaining`` header (that request charges 1)."""
-    otpm, max_tokens, n = 1_500, 100, 10  # 2,500 tokens/s: 250 calls/s of 10 tokens
+    # 1,250 tokens/s: 125 calls/s of 10 tokens (each reserving 100 meanwhile), so that a client
+    # slowed by a busy machine still offers more than twice that
+    otpm, max_tokens, n = 750, 100, 10
     mock = mock_server(["anthropic"], time_scale=SCALE, seed=1, sets=anthropic_sets(otpm=otpm, output=n))
     keys: list[str] = []
 
@@ -208,7 +264,7 @@ def test_anthropic_output_tokens_unused_part_is_given_back(mock_server):
         keys.append(f"sk-ant-give-back-{i}")
         return anthropic_call(mock, keys[-1], max_tokens=max_tokens)
 
-    r = measure(mock, "anthropic", "messages", make, WINDOW, PER_MINUTE_ABSORBS)
+    r = measure(mock, "anthropic", "messages", make, WINDOW, PER_MINUTE_ABSORBS, by_refusals=False)
 
     async def probe():
         async with aiohttp.ClientSession() as http:
@@ -221,7 +277,7 @@ def test_anthropic_output_tokens_unused_part_is_given_back(mock_server):
     generated = r.count(200) * n
     # generated + the probe's charge + what is left = the bucket's start + its refill (to 1 token)
     expected = otpm + otpm / (60 * SCALE) * (p.mid - r.first.mid) - (p.status == 200) - left
-    check("Anthropic output TPM, unused part given back (tokens generated)", generated, expected, r, r.count(429))
+    check_total("Anthropic output TPM, unused part given back (tokens generated)", generated, expected, r, r.count(429))
     # without the give-back, a tenth as many calls would have passed
     assert r.count(200) > 5 * (otpm + otpm / (60 * SCALE) * r.window) / max_tokens
 
@@ -250,8 +306,7 @@ def test_spapi_operation_rate_and_burst(mock_server, op, path, rate, burst, scal
     r = measure(mock, "spapi", op, lambda i: Call("GET", mock.url("spapi") + path,
                                                   {"x-amz-access-token": f"Atza|{op}-{i}"}),
                 seconds, burst / wall_rate)
-    check(f"SP-API {op} ({rate:g}/s, burst {burst})", r.count(200), burst + wall_rate * r.window, r,
-          r.count(429))
+    check(f"SP-API {op} ({rate:g}/s, burst {burst})", r, wall_rate, burst)
     assert r.first.headers["x-amzn-RateLimit-Limit"] == f"{rate:.1f}"
 
 
@@ -308,11 +363,15 @@ def test_keepa_per_minute_refill(mock_server):
     # a stall loses nothing here (the balance holds an hour), so any silence is fine
     r = measure(mock, "keepa", "product",
                 lambda i: Call("GET", mock.url("keepa") + f"/product?key=keepa-refill-{i}&asin=B000TEST01"),
-                3.5 * period, period, keep_body=True)  # ends half way between two refills
+                3.5 * period, period, keep_body=True, by_refusals=False,
+                overload=False, sharp=False)  # ends half way between two refills; a balance that keeps an hour needs no overload
     refills = r.window / period
-    assert 0.2 < refills % 1 < 0.8, f"T={r.window:.3f} s ends too close to a refill to count them"
+    # the count is exact, so T only has to say how many refills fell due: its ends may be as
+    # blurred as a busy machine makes them, as long as they stay clear of a refill instant
+    edges = max(r.first.done - r.first.sent, r.last.done - r.last.sent) / period
+    assert 0.2 + edges < refills % 1 < 0.8 - edges, f"T={r.window:.3f} s ends too close to a refill to count them"
     expected = initial + int(refills) * refill
-    check("Keepa tokens (initial + refills)", r.count(200), expected, r, r.count(429))
+    check_total("Keepa tokens (initial + refills)", r.count(200), expected, r, r.count(429))
     assert r.count(200) == expected  # cost 1 per request: exact, nothing can go negative
     # what the bodies say: the balance ran down to 0 (never below, at 1 token a request) and a
     # refusal shows an empty balance, the refill rate and when the next refill comes
@@ -332,7 +391,7 @@ def test_rest_requests_per_minute_drive(mock_server):
     r = measure(mock, "drive", "files.get",
                 lambda i: Call("GET", mock.url("drive") + "/drive/v3/files/abc", {"Authorization": f"Bearer drive-{i}"}),
                 WINDOW, 2 * PER_MINUTE_ABSORBS, refused_status=403)
-    check("REST (drive) RPM", r.count(200), rpm + rpm / (60 * scale) * r.window, r, r.count(403))
+    check("REST (drive) RPM", r, rpm / (60 * scale), rpm, refused_status=403)
     assert r.first.headers["X-RateLimit-Limit"] == str(rpm)
     refused = [x for x in r.samples if x.status == 403]
     assert all(0 < float(x.headers["Retry-After"]) <= 60 / rpm * scale + 0.001 for x in refused)

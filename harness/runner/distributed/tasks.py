@@ -167,7 +167,7 @@ def run_chunk_engine(plan: ch.RunPlan, folder: Path, index: int, client, keys: R
 
     for name, target in targets.items():
         target.limiter = shared(keys.limiter_namespace(name), target.limiter.rates)  # type: ignore[assignment]
-        if target.per_operation:
+        if target.rules.per_operation:
             target.op_limiter_factory = (  # type: ignore[attr-defined]
                 lambda endpoint, ns=keys.limiter_namespace(name): shared(f"{ns}:{endpoint}", {}))
     inp = ch.chunk_input(folder, index, plan.input_format)

@@ -239,11 +239,13 @@ async def test_acquire_waits_out_a_block_imposed_while_sleeping(clock: FakeClock
 
 
 async def test_acquire_really_sleeps() -> None:
-    lim = RateLimiter({"rps": Rate(50.0)}, clock=time.monotonic)
+    # 2/s: the second acquire is due 0.5 s after the first, so it still has to wait even if a busy
+    # machine stalls this test a few hundred ms between the two (at 50/s a 25 ms stall made it 0)
+    lim = RateLimiter({"rps": Rate(2.0)}, clock=time.monotonic)
     loop = asyncio.get_running_loop()
     assert await lim.acquire({"rps": 1}) == 0.0
     start = loop.time()
     wait = await lim.acquire({"rps": 1})
     elapsed = loop.time() - start
-    assert 0.0 < wait <= 0.02
+    assert 0.0 < wait <= 0.5
     assert elapsed >= wait - 1e-3

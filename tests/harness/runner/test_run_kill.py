@@ -62,7 +62,10 @@ def _kill_at(cmd: list[str], ckpt: Path, target: int) -> int:
 
 
 @pytest.mark.timeout(180)
-def test_kill_9_five_times_then_resume(tmp_path, mock_server):
+def test_kill_9_five_times_then_resume(tmp_path, mock_server, record_property):
+    # first, so a failing run shows it too (pytest prints a failed test's captured output)
+    print(f"\nkill test seed {SEED} (replay with KILL_TEST_SEED={SEED})")
+    record_property("kill_test_seed", SEED)
     rng = random.Random(SEED)
     mock = mock_server(["cardgenius"], sets=FAST_REST_SETS)
     data = write_users(tmp_path / "users.jsonl", ITEMS)
@@ -93,7 +96,7 @@ def test_kill_9_five_times_then_resume(tmp_path, mock_server):
     final_calls = int(calls - calls_before)
     assert checkpoint_counts(ckpt) == {"done": ITEMS, "failed": 0}
 
-    print(f"\nseed {SEED}; kills at {targets} items; per kill (calls sent, items committed, repeated): {per_kill}; "
+    print(f"seed {SEED}; kills at {targets} items; per kill (calls sent, items committed, repeated): {per_kill}; "
           f"final run {final_calls} calls for {ITEMS - done_before} items; total calls {int(calls)} for {ITEMS} items")
 
     # every row exactly once, in input order

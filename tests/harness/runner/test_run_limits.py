@@ -6,7 +6,9 @@ learns them from the ``x-ratelimit-*`` headers. One case where RPM binds, one wh
 How it is measured. The mock (its own process, time scale 0.05) is scraped every 0.2 s during
 the run; the achieved rate is the growth of the mock's own ``mock_requests_total{status="200"}``
 between two scrapes, over a steady window of at least 60 scaled seconds that leaves out the
-first 10 and the last 5 scaled seconds of the run. For TPM, every call costs the same tokens
+first 10 and the last 5 scaled seconds of the run. The window's two ends are scrapes that came
+back within 20 ms, timed at their midpoint: a scrape held up by a busy machine says little about
+when the server counted (50 ms each end is 3% of the 3 s window), so it is not used as an end. For TPM, every call costs the same tokens
 (the prompt estimate plus ``max_tokens``, OpenAI's admission rule, which the mock applies), so
 tokens admitted = 200s x that cost. The 429 share is over the whole run, from the mock's counts
 and from the runner's summary. The runner's workers are many more than the limits need, so the
@@ -32,6 +34,7 @@ MESSAGES = [{"role": "user", "content": "Describe item."}]
 MAX_TOKENS = 60
 COST = estimate_message_tokens(MESSAGES) + MAX_TOKENS  # TPM units per call
 SCRAPE = 0.2
+SHARP = 0.02  # seconds: a scrape answered this fast pins the instant of its counts
 RAMP, TAIL, MIN_WINDOW = 10.0, 5.0, 60.0  # scaled seconds
 
 # name, mock RPM, mock TPM, binding dimension, limits given in the scenario?
@@ -81,13 +84,14 @@ def test_runner_holds_the_rate_limit(tmp_path, mock_server, name, rpm, tpm, bind
     assert summary["items_done"] == items, summary
 
     # the run's span as the mock saw it: first scrape with an answer .. first scrape with all of them
-    samples = [(t, _count(text, "200"), _count(text, "429")) for t, text in scraper.samples]
+    samples = [((sent + done) / 2, _count(text, "200"), _count(text, "429"), done - sent)
+               for (sent, done), (_, text) in zip(scraper.spans, scraper.samples)]
     final_ok = samples[-1][1]
     assert final_ok == items
-    t_begin = next(t for t, ok, _ in samples if ok > 0)
-    t_end = next(t for t, ok, _ in samples if ok >= items)
+    t_begin = next(t for t, ok, _, _ in samples if ok > 0)
+    t_end = next(t for t, ok, _, _ in samples if ok >= items)
     lo, hi = t_begin + RAMP * TIME_SCALE, t_end - TAIL * TIME_SCALE
-    window = [s for s in samples if lo <= s[0] <= hi]
+    window = [s[:3] for s in samples if lo <= s[0] <= hi and s[3] <= SHARP]
     (t0, ok0, _), (t1, ok1, _) = window[0], window[-1]
     scaled_span = (t1 - t0) / TIME_SCALE
     assert scaled_span >= MIN_WINDOW, \
