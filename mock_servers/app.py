@@ -98,7 +98,7 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
         by_mount.append((profile.mount.rstrip("/"), provider))
         sub = web.Application(client_max_size=guards.max_body_bytes)
         sub.add_routes(provider.routes())
-        sub.router.add_route("*", "/{tail:.*}", _not_found(provider))
+        sub.router.add_route("*", "/{tail:.*}", _not_found(provider, list(sub.router.resources())))
         app.add_subapp(profile.mount, sub)
     by_mount.sort(key=lambda mp: len(mp[0]), reverse=True)
     app[PROVIDERS_KEY] = providers
@@ -112,10 +112,21 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
     return app
 
 
-def _not_found(provider: Provider):
+def _not_found(provider: Provider, resources: list[web.AbstractResource]):
+    """The catch-all: a path no route serves is 404; a path served for other methods is the
+    provider's wrong-method answer (405 with ``Allow`` unless the real API says otherwise).
+    ``resources`` are the provider's own routes, so only misses pay for the lookup."""
+
     async def handler(request: web.Request) -> web.StreamResponse:
         # the path as the client's base URL sees it, without the mock's provider prefix
         path = "/" + request.match_info.get("tail", "")
+        allowed: set[str] = set()
+        for resource in resources:
+            match, methods = await resource.resolve(request)
+            if match is None:
+                allowed |= methods
+        if allowed:
+            return provider.method_not_allowed(request.method, path, sorted(allowed))
         return provider.error(404, "not_found", f"Invalid URL ({request.method} {path})")
 
     return handler

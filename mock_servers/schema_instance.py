@@ -14,6 +14,9 @@ _FORMATS = {"date-time": "2025-01-01T00:00:00Z", "date": "2025-01-01", "time": "
             "email": "mock@example.com", "uri": "https://example.com/mock", "uuid": "00000000-0000-4000-8000-000000000000"}
 
 
+OPTIONAL_DEPTH = 6  # below this nesting depth optional properties are filled as well
+
+
 def instance(schema: Any, root: Any = None, depth: int = 0) -> Any:
     """The first simple value ``schema`` accepts (deterministic, so retries agree)."""
     root = schema if root is None else root
@@ -49,7 +52,11 @@ def instance(schema: Any, root: Any = None, depth: int = 0) -> Any:
     if kind == "object":
         props = schema.get("properties") or {}
         required = schema.get("required")
-        keys = list(props) if required is None else list(required)
+        # optional properties too, as a model asked to fill them does (instructor's list wrapper
+        # makes its one field, ``tasks``, optional); not deep down, where a recursive schema recurs
+        keys = list(required or [])
+        if required is None or depth < OPTIONAL_DEPTH:
+            keys += [k for k in props if k not in keys]
         extra = schema.get("additionalProperties")
         extra = extra if isinstance(extra, dict) else {}
         return {k: instance(props.get(k, extra), root, depth + 1) for k in keys}

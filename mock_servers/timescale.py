@@ -1,9 +1,11 @@
 """The time scale: every profile duration is multiplied by it, every rate divided by it.
 
-A 10-minute scenario runs in 6 s at 0.01. Headers the mock sends (reset times, retry-after)
-are in wall-clock time, so an unmodified client waits the compressed time. The mock, the
-runner, its limiter, retries and header learning, and the sweep all take one ``TimeScale``,
-validated once where it is made.
+A 10-minute scenario runs in 6 s at 0.01. What a client turns into a wait (reset times,
+retry-after, Keepa's refillIn and refillRate) is in wall-clock time, so an unmodified client
+waits the compressed time. Limits (x-ratelimit-limit-*, x-amzn-RateLimit-Limit) stay in profile
+units: they name the profile's bucket, and the harness divides them by the time scale itself.
+The mock, the runner, its limiter, retries and header learning, and the sweep all take one
+``TimeScale``, validated once where it is made.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class TimeScale:
         return wall_seconds / self.factor
 
     def per_second(self, per_profile_second: float) -> float:
-        """Wall-clock rate for a profile rate (per second)."""
+        """Wall-clock rate for a profile rate (per second, or per any unit: Keepa's 20 a minute
+        at 0.01 is 2,000 a wall-clock minute)."""
         return per_profile_second / self.factor
 
     def profile_rate(self, per_wall_second: float) -> float:

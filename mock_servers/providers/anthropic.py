@@ -53,7 +53,7 @@ class AnthropicProvider(LLMProvider):
         return api
 
     _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-              404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
+              404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error",
               500: "api_error", 503: "api_error", 529: "overloaded_error"}
 
     def error(self, status: int, kind: str, message: str, *, headers: dict[str, str] | None = None,

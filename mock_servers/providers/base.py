@@ -145,6 +145,12 @@ class Provider:
     def error(self, status: int, kind: str, message: str, **extra: Any) -> web.Response:
         raise NotImplementedError  # each provider module overrides this
 
+    def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
+        """A known path asked with another method: 405 with ``Allow``, in the provider's format
+        (OpenAI overrides this: it answers 404 "Invalid URL")."""
+        return self.error(405, "method_not_allowed", f"Method {method} is not allowed for {path}.",
+                          headers={"Allow": ", ".join(allowed)})
+
     # -- buckets -------------------------------------------------------------------------
     def buckets_for(self, key: Any, make: Callable[[], dict[str, TokenBucket]]) -> BucketSet:
         bs = self._buckets.get(key)

@@ -3,6 +3,9 @@
 A request runs while the balance is positive and costs its tokens even if that drives the
 balance below zero; with a balance of zero or less the answer is 429. Every body carries the
 envelope ``tokensLeft``, ``refillIn`` (ms), ``refillRate`` (per minute), ``tokensConsumed``.
+Both time-valued fields are in wall-clock time under a compressed time scale: the keepa client
+waits ``refillIn`` plus ``-tokensLeft / refillRate`` minutes, so a profile-time rate would make
+it wait 1/time_scale times too long.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class KeepaBalance:
 
     def __init__(self, spec: KeepaTokens, scale: TimeScale, clock=time.monotonic) -> None:
         self.rate = spec.refill_rate
+        self.wall_rate = _whole_if_exact(scale.per_second(spec.refill_rate))  # tokens per wall-clock minute
         self.cap = int(spec.refill_rate * 60 * spec.max_hours)
         self.period = scale.seconds(60.0)
         self._clock = clock
@@ -91,7 +95,7 @@ class KeepaProvider(Provider):
             "timestamp": int(self.ctx.wall_clock() * 1000),
             "tokensLeft": balance.tokens if balance else 0,
             "refillIn": balance.refill_in_ms() if balance else 0,
-            "refillRate": balance.rate if balance else 0,
+            "refillRate": balance.wall_rate if balance else 0,
             "tokenFlowReduction": 0.0,
             "tokensConsumed": consumed,
             "processingTimeInMs": int((time.monotonic() - started) * 1000),
@@ -101,6 +105,10 @@ class KeepaProvider(Provider):
         body = self.envelope(None, 0, time.monotonic())
         body["error"] = {"type": kind, "message": message, "details": None}
         return self.json(status, body, headers)
+
+    def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
+        return self.error(405, "METHOD_NOT_ALLOWED", f"Method {method} is not allowed for {path}.",
+                          headers={"Allow": ", ".join(allowed)})
 
     def _balance(self, request: web.Request) -> KeepaBalance | web.Response:
         key = request.query.get("key", "").strip()
@@ -153,6 +161,11 @@ class KeepaProvider(Provider):
             return self.answer(request, 200, body, products)
 
         return await self.serve(request, work)
+
+
+def _whole_if_exact(rate: float) -> int | float:
+    """Keepa sends ``refillRate`` as an integer; a scaled rate stays one when it is whole."""
+    return int(rate) if float(rate).is_integer() else round(rate, 6)
 
 
 def _domain(request: web.Request) -> int | None:

@@ -55,6 +55,11 @@ class OpenAIProvider(LLMProvider):
         return api
 
     # -- errors ---------------------------------------------------------------------------
+    def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
+        """OpenAI routes on method and path together: a wrong method is the same 404 "Invalid
+        URL (GET /v1/chat/completions)" as an unknown path (docs/provider-fidelity.md §10)."""
+        return self.error(404, "not_found", f"Invalid URL ({method} {path})")
+
     def error(
         self,
         status: int,

@@ -16,6 +16,7 @@ import orjson
 
 from ..profile import Endpoint
 from ..validation import spapi as strict
+from . import spapi_batch as batch
 from . import spapi_content as content
 from .base import Provider
 
@@ -76,9 +77,10 @@ class SPAPIProvider(Provider):
             token = request.headers.get("x-amz-access-token", "").strip()
             if not token or token.startswith(self.profile.auth.invalid_prefix):
                 return self.error(403, "auth", "Access to requested resource is denied.")
+            body: Any = None
             if op.method in ("POST", "PUT", "PATCH"):
                 try:
-                    await request.json()
+                    body = await request.json()
                 except ValueError:
                     return self.error(400, "bad_request", "Request body is not valid JSON.")
             buckets = self.buckets_for(self.rules.bucket_key(token, op.name), lambda: {
@@ -92,7 +94,8 @@ class SPAPIProvider(Provider):
                 self.count_rate_limited(op.name)
                 return self.error(429, "rate_limited", headers=headers)
             if self.profile.strict:  # after throttling: the usage plan is enforced before the operation runs
-                bad = strict.check(op.name, request.match_info, request.query)
+                bad = (batch.check(body) if op.name == "getItemOffersBatch"
+                       else strict.check(op.name, request.match_info, request.query))
                 if bad is not None:
                     return self.error(bad.status, "invalid", bad.message, code=bad.code, headers=headers)
 
@@ -102,7 +105,7 @@ class SPAPIProvider(Provider):
                     return self.error(500, fault, headers=headers)
                 if fault in ("error_503", "error_529"):
                     return self.error(503, fault, headers=headers)
-                raw = orjson.dumps(_payload(op, request))
+                raw = orjson.dumps(_payload(op, request, body, self.profile.strict))
                 return web.Response(body=raw[: len(raw) // 2] if fault == "malformed" else raw,
                                     content_type="application/json", headers=headers)
 
@@ -114,7 +117,7 @@ class SPAPIProvider(Provider):
         return next((e for e in self.profile.endpoints if e.name == name), None)
 
 
-def _payload(op: Endpoint, request: web.Request) -> dict[str, Any]:
+def _payload(op: Endpoint, request: web.Request, body: Any, checked: bool) -> dict[str, Any]:
     """The operation's body, in its real shape; its size follows from what was asked."""
     q = request.query
     asin = request.match_info.get("asin") or request.match_info.get("Asin") or "B000MOCK00"
@@ -131,5 +134,5 @@ def _payload(op: Endpoint, request: web.Request) -> dict[str, Any]:
     if op.name == "getMyFeesEstimateForASIN":
         return content.fees(asin, market)
     if op.name == "getItemOffersBatch":
-        return {"responses": []}
+        return batch.responses(body, checked)
     return {"payload": {"operation": op.name}}

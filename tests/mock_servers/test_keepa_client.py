@@ -42,7 +42,8 @@ def test_query_parses_products_with_history_stats_and_offers(mock_server, point_
     seen = point_keepa_at(mock)
     api = keepa.Keepa("mock-key", timeout=10)
     api.update_status()
-    assert api.tokens_left == 20 * 60 and api.status.refillRate == 20
+    # 20 tokens a profile minute; a profile minute is 0.6 s at 0.01, so 2,000 a wall-clock minute
+    assert api.tokens_left == 20 * 60 and api.status.refillRate == 2000
     products = api.query(["B0088PUEPK", "B00U26V4VQ"], stats=90, offers=20, progress_bar=False)
     assert [p["asin"] for p in products] == ["B0088PUEPK", "B00U26V4VQ"]
     p = products[0]
@@ -67,6 +68,23 @@ def test_token_exhaustion_waits_refill_in_and_succeeds(mock_server, point_keepa_
     assert products[0]["asin"] == "B00U26V4VQ"
     assert 0.9 < waited < 5  # refillIn (<= 0.6 s at this scale) + the client's own 1 s margin
     assert api.tokens_left > 0 and (api.tokens_left + 1) % 60 == 0  # whole refills of 60, less this call
+
+
+def test_negative_balance_waits_the_compressed_time_and_succeeds(mock_server, point_keepa_at):
+    """The client adds ``-tokensLeft / refillRate`` minutes to refillIn: with a profile-time
+    refillRate it would wait 59 / 20 min = 177 s here instead of ~0.03 s plus its margin."""
+    mock = mock_server(["keepa"], time_scale=0.01, sets=[*FAST, "keepa.keepa.initial=1"])
+    point_keepa_at(mock)
+    api = keepa.Keepa("mock-key", timeout=10)
+    api.query("B0088PUEPK", offers=100, progress_bar=False)  # 60 tokens with 1 left: admitted, balance -59
+    assert api.tokens_left == -59
+    assert 2.7 < api.time_to_refill < 3.4  # refillIn (<= 0.6 s) + 1 s margin + 59 / 2,000 min (1.77 s)
+    t0 = time.monotonic()
+    products = api.query("B00U26V4VQ", progress_bar=False)  # 429, waits time_to_refill, then succeeds
+    waited = time.monotonic() - t0
+    assert products[0]["asin"] == "B00U26V4VQ"
+    assert 2.7 < waited < 8  # by then three refills of 20 (every 0.6 s) brought the balance above zero
+    assert api.tokens_left > 0
 
 
 def test_wire_size_matches_the_profile_within_10_percent(mock_server):

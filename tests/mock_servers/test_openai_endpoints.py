@@ -12,7 +12,7 @@ from typing import Literal
 import jsonschema
 import openai
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 FAST = ["openai.latency.median=0.02", "openai.latency.p99=0.05", "openai.latency.tokens_per_second=5000",
         "openai.output_tokens.median=20", "openai.output_tokens.p99=40"]
@@ -28,7 +28,7 @@ WEATHER = {"type": "function", "function": {"name": "get_weather", "description"
 class Metafields(BaseModel):
     screen_size: Literal["43 in", "55 in", "65 in"]
     resolution: str
-    hdmi_ports: int
+    hdmi_ports: int = Field(ge=1, le=6)
     hdr: list[str]
     energy_class: str | None
 

@@ -178,7 +178,7 @@ def test_keepa_balance_goes_negative_then_429_until_refill(mock_server):
     body = r.json()
     assert ENVELOPE <= set(body) and "products" not in body
     assert body["tokensLeft"] == -3 and body["tokensConsumed"] == 0
-    assert body["refillRate"] == 20
+    assert body["refillRate"] == 2000  # per wall-clock minute at time scale 0.01
     assert 0 < body["refillIn"] <= 600  # a (scaled) minute at most
     time.sleep(body["refillIn"] / 1000 + 0.05)
     r = _get(url, params={"key": "k", "asin": "A1"})

@@ -57,3 +57,22 @@ def test_instance_is_valid(schema):
 
 def test_pydantic_parses_the_instance():
     assert isinstance(Product.model_validate(instance(Product.model_json_schema())), Product)
+
+
+class TaskList(BaseModel):
+    """The shape of a framework's list wrapper (instructor's): its one field is optional."""
+
+    tasks: Optional[list[Variant]] = None
+
+
+def test_optional_properties_are_filled_near_the_top():
+    value = TaskList.model_validate(instance(TaskList.model_json_schema()))
+    assert value.tasks and isinstance(value.tasks[0], Variant)  # not an empty wrapper
+
+
+def test_optional_properties_stop_deep_down_in_a_recursive_schema():
+    value = instance(Product.model_json_schema())
+    depth = 0
+    while isinstance(value, dict) and value.get("parent") is not None:
+        value, depth = value["parent"], depth + 1
+    assert 0 < depth < 6  # the optional 'parent' is filled, but the recursion ends

@@ -5,10 +5,12 @@ what the real API refuses, and its throttling exception on 429.
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from sp_api.api import CatalogItems, Products
 from sp_api.auth import AccessTokenClient
-from sp_api.base import Marketplaces, SellingApiNotFoundException, SellingApiRequestThrottledException
+from sp_api.base import (Marketplaces, SellingApiBadRequestException, SellingApiNotFoundException,
+                         SellingApiRequestThrottledException)
 
 CREDENTIALS = {"refresh_token": "Atzr|mock", "lwa_app_id": "amzn1.application-oa2-client.mock",
                "lwa_client_secret": "mock-secret"}
@@ -62,3 +64,40 @@ def test_throttling_raises_the_clients_exception(mock_server):
         products.get_item_offers("B0088PUEPK", item_condition="New")
     assert info.value.code == 429
     assert info.value.error[0]["code"] == "QuotaExceeded"
+
+
+def _offers_request(asin: str, condition: str = "New") -> dict:
+    return {"uri": f"/products/pricing/v0/items/{asin}/offers", "method": "GET",
+            "MarketplaceId": "ATVPDKIKX0DER", "ItemCondition": condition, "CustomerType": "Consumer"}
+
+
+def test_item_offers_batch_in_the_models_shape(mock_server):
+    """get_item_offers_batch: one response per request, in order, each with status, headers,
+    body.payload (or body.errors) and the request echoed; a batch over 20 is refused whole."""
+    mock = mock_server(["spapi"], time_scale=0.01, sets=[*FAST, "spapi.endpoints.5.rate=100", "spapi.endpoints.5.burst=5"],
+                       seed=6)
+    products = _clients(mock)(Products)
+    asins = ["B0088PUEPK", "B00U26V4VQ", "xx"]
+    got = products.get_item_offers_batch([_offers_request(a) for a in asins[:2]] + [_offers_request("xx", "Used")])
+    responses = got.payload["responses"]
+    assert [r["request"]["Asin"] for r in responses] == asins
+    ok, second, bad = responses
+    assert ok["status"] == {"statusCode": 200, "reasonPhrase": "OK"} and "x-amzn-RequestId" in ok["headers"]
+    assert ok["request"] == {"MarketplaceId": "ATVPDKIKX0DER", "Asin": "B0088PUEPK", "ItemCondition": "New",
+                             "CustomerType": "Consumer"}
+    payload = ok["body"]["payload"]
+    assert payload["ASIN"] == "B0088PUEPK" and payload["status"] == "Success" and payload["Offers"]
+    assert payload["Summary"]["BuyBoxPrices"] and second["body"]["payload"]["ASIN"] == "B00U26V4VQ"
+    assert bad["status"]["statusCode"] == 400 and bad["body"]["errors"][0]["code"] == "InvalidInput"
+    full = products.get_item_offers_batch([_offers_request(f"B0{i:08d}") for i in range(20)])
+    assert len(full.payload["responses"]) == 20
+    assert abs(len(orjson.dumps(full.payload)) - 98_000) <= 9_800  # the profile's response_bytes, within 10%
+    with pytest.raises(SellingApiBadRequestException) as info:
+        products.get_item_offers_batch([_offers_request(f"B0{i:08d}") for i in range(21)])
+    assert info.value.error[0]["code"] == "InvalidInput" and "20" in info.value.error[0]["message"]
+    with pytest.raises(SellingApiBadRequestException) as info:  # ItemCondition is required by the model
+        products.get_item_offers_batch([{"uri": "/products/pricing/v0/items/B0088PUEPK/offers", "method": "GET",
+                                         "MarketplaceId": "ATVPDKIKX0DER"}])
+    assert "ItemCondition" in info.value.error[0]["message"]
+    with pytest.raises(SellingApiBadRequestException):
+        products.get_item_offers_batch([])

@@ -54,6 +54,33 @@ def test_body_over_64_mib_is_a_json_413_in_the_providers_format(mock):
     assert set(err) == {"message", "type", "param", "code"} and err["type"] == "invalid_request_error"
 
 
+def test_wrong_method_on_a_known_path_is_each_providers_own_answer(mock):
+    with httpx.Client(timeout=10, headers={"Authorization": "Bearer sk-w", "x-api-key": "sk-ant-w", **SP}) as http:
+        oa = http.get(mock.url("openai") + "/v1/chat/completions")
+        an = http.get(mock.url("anthropic") + "/v1/messages")
+        sp = http.delete(mock.url("spapi") + "/catalog/2022-04-01/items")
+        unknown = http.get(mock.url("anthropic") + "/v1/nothing-here")
+    # OpenAI routes on method and path: a wrong method is its "Invalid URL" 404
+    assert oa.status_code == 404 and "allow" not in oa.headers
+    assert oa.json()["error"] == {"message": "Invalid URL (GET /v1/chat/completions)", "type": "invalid_request_error",
+                                  "param": None, "code": None}
+    assert an.status_code == 405 and an.headers["allow"] == "POST"
+    assert an.json()["type"] == "error" and an.json()["error"]["type"] == "invalid_request_error"
+    assert sp.status_code == 405 and set(sp.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert sp.json()["errors"][0]["code"] == "MethodNotAllowed"
+    assert unknown.status_code == 404 and unknown.json()["error"]["type"] == "not_found_error"
+
+
+def test_keepa_wrong_method_is_a_405_in_its_envelope():
+    proc = start_mock(["keepa"], time_scale=0.01, seed=9)
+    try:
+        r = httpx.post(proc.url("keepa") + "/product/?key=k&domain=1&asin=B0088PUEPK", timeout=10)
+    finally:
+        proc.stop()
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "HEAD"}
+    assert r.json()["error"]["type"] == "METHOD_NOT_ALLOWED" and "tokensLeft" in r.json()
+
+
 def test_options_preflight_is_answered(mock):
     r = httpx.options(mock.url("openai") + "/v1/chat/completions", timeout=5)
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "*"
