@@ -378,7 +378,8 @@ def test_keepa_per_minute_refill(mock_server):
     left = [json.loads(s.body)["tokensLeft"] for s in r.samples if s.status == 200]
     assert min(left) == 0 and max(left) < initial
     refused = [json.loads(s.body) for s in r.samples if s.status == 429]
-    assert all(b["tokensLeft"] == 0 and b["refillRate"] == refill and b["tokensConsumed"] == 0 for b in refused)
+    # refillRate is in tokens per wall-clock minute (what a client divides by), so refill / SCALE
+    assert all(b["tokensLeft"] == 0 and b["refillRate"] == refill / SCALE and b["tokensConsumed"] == 0 for b in refused)
     assert all(0 < b["refillIn"] <= period * 1000 + 1 for b in refused)
 
 
