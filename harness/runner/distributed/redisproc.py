@@ -25,6 +25,24 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def free_port_block(n: int, host: str = "127.0.0.1", *, low: int = 20000, high: int = 32000) -> int:
+    """A base port with ``base .. base+n-1`` all free, drawn below Linux's ephemeral range
+    (32768-60999) so that servers later binding port 0 cannot take one of them before the
+    processes meant to serve on ``base+i`` have started."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(low, high - n)
+        try:
+            for port in range(base, base + n):
+                with socket.socket() as s:
+                    s.bind((host, port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError(f"no block of {n} free ports in {low}-{high} on {host}")
+
+
 @dataclass
 class RedisProcess:
     """A running redis-server; :meth:`stop` ends it, :meth:`restart` stops and starts it again

@@ -27,7 +27,14 @@ def start_worker(broker: str, *, concurrency: int = 1, workers_per_process: int 
             from harness.runner.distributed.metrics import serve_metrics
 
             index = getattr(current_process(), "index", 0) or 0
-            serve_metrics(metrics_port + index, metrics_addr)
+            try:
+                serve_metrics(metrics_port + index, metrics_addr)
+            except OSError as exc:  # the chunks still run; say which port could not be served
+                import logging
+
+                logging.getLogger("harness.worker").error(
+                    "pool process %d cannot serve /metrics on %s:%d (%s): choose a --metrics-port whose next "
+                    "%d ports are free", index, metrics_addr, metrics_port + index, exc, concurrency)
 
         signals.worker_process_init.connect(serve, weak=False)
     name = hostname or f"harness@{socket.gethostname()}-{os.getpid()}"

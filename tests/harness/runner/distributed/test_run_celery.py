@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.request
 
-from harness.runner.distributed.redisproc import free_port
+from harness.runner.distributed.redisproc import free_port_block
 from tests.harness.runutil import metric_sum
 from tests.runner_support import (FAST_REST_SETS, ROOT, expected_ids, mock_requests, read_ids, write_scenario,
                                   write_users)
@@ -43,7 +43,7 @@ def test_embedded_cluster_runs_every_item_once_in_order(tmp_path, mock_server):
 
 
 def test_workers_serve_metrics_with_run_and_worker_labels(tmp_path, mock_server, redis_server, celery_workers):
-    port = free_port()
+    port = free_port_block(2)  # pool process i serves port+i
     celery_workers(2, metrics_port=port)
     mock = mock_server(["cardgenius"], sets=FAST_REST_SETS)
     n = 1000
