@@ -50,6 +50,21 @@ class PlannedUse:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchAPI:
+    """A provider's Batch API as its documentation publishes it: what a planner assumes where a
+    profile gives no figures of its own. ``endpoint`` is the URL each request line names (None
+    where a batch carries bare request params)."""
+
+    turnaround_median: float
+    turnaround_p99: float
+    max_requests: int
+    max_bytes: int
+    queue_requests: int | None = None  # requests in the processing queue, all batches (Anthropic)
+    endpoint: str | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerLimit:
     """A server-side bucket: ``per_minute`` units refill, ``burst`` units at once, and the
     ``units`` one item takes from it."""
@@ -69,6 +84,7 @@ class ProviderRules:
     default_headers: ClassVar[Mapping[str, str]] = {}
     refunded: ClassVar[tuple[str, ...]] = ()  # dimensions charged a maximum, the unused part given back
     sized_by_body: ClassVar[bool] = True   # a request's size is its JSON body (a REST API's: its endpoint's)
+    batch_api: ClassVar[BatchAPI | None] = None  # the provider's Batch API, where it has one
 
     # -- a request ---------------------------------------------------------------------------
     def llm_request(self, profile: Profile, body: Any) -> LLMRequest | None:
@@ -162,6 +178,10 @@ class ProviderRules:
         """Tokens one call of ``endpoint`` spends from a token balance (Keepa)."""
         return 1
 
+    def batch_queue_tokens(self, profile: Profile, model: str | None) -> float | None:
+        """Prompt tokens of unfinished batches a model may have queued (None: no such limit)."""
+        return None
+
 
 def _units(calls: Sequence[PlannedUse], dim: str) -> float:
     return sum(c.attempts * c.units.get(dim, 0.0) for c in calls)
@@ -171,11 +191,20 @@ def _per_minute(label: str, per_minute: float | None, units: float) -> list[Serv
     return [ServerLimit(label, per_minute, units, per_minute)] if per_minute else []
 
 
+# Published Batch API figures (platform.openai.com/docs/guides/batch: 50,000 requests / 200 MB per
+# file, 24 h window, 50% discount, enqueued-token limits per model on the limits page; docs.anthropic.com
+# Message Batches: 100,000 requests / 256 MB per batch, most finish within 1 hour, expire after 24 h,
+# 50% of the price, Tier 1 100,000 requests in the queue).
+OPENAI_ENQUEUED_TOKENS = {"gpt-4o-mini": 2_000_000, "gpt-4o": 90_000}  # Tier 1
+
+
 class OpenAIRules(ProviderRules):
     """Prompt estimate + max_tokens (times ``n`` choices) count toward TPM at admission."""
 
     kind = "openai"
     llm = True
+    batch_api = BatchAPI(1800.0, 14400.0, max_requests=50_000, max_bytes=200 * 1024 ** 2,
+                         endpoint="/v1/chat/completions", source="OpenAI Batch API documentation")
 
     def llm_request(self, profile: Profile, body: Any) -> LLMRequest | None:
         if not isinstance(body, dict):
@@ -201,6 +230,11 @@ class OpenAIRules(ProviderRules):
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"))
 
+    def batch_queue_tokens(self, profile: Profile, model: str | None) -> float | None:
+        """The model's ``batch_enqueued_tokens`` where the profile gives it, else the published Tier 1."""
+        enq = self.limits(profile, model).batch_enqueued_tokens
+        return float(enq) if enq else OPENAI_ENQUEUED_TOKENS.get(model or "")
+
 
 class AnthropicRules(ProviderRules):
     """Input tokens count toward ITPM, ``max_tokens`` toward OTPM at admission (the unused part
@@ -208,6 +242,8 @@ class AnthropicRules(ProviderRules):
 
     kind = "anthropic"
     llm = True
+    batch_api = BatchAPI(900.0, 10800.0, max_requests=100_000, max_bytes=256 * 1024 ** 2,
+                         queue_requests=100_000, source="Anthropic Message Batches documentation")
     default_headers = {"anthropic-version": "2023-06-01"}
     refunded = ("output_tokens_per_minute",)
 
@@ -306,6 +342,12 @@ PROVIDER_RULES: dict[str, ProviderRules] = {
 
 def rules_for(profile: Profile) -> ProviderRules:
     return PROVIDER_RULES[profile.kind]
+
+
+def is_llm(kind: str | None) -> bool:
+    """Whether a provider ``kind`` (as figures and profile documents store it) calls a model."""
+    rules = PROVIDER_RULES.get(kind or "")
+    return rules is not None and rules.llm
 
 
 def _endpoint(profile: Profile, name: str | None) -> Endpoint | None:

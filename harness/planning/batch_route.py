@@ -12,7 +12,8 @@ is the last batch's end; its expectation and p99 come from a seeded simulation o
 order (the maximum of lognormals has no closed form).
 
 The profile's ``batch`` section (turnaround, window, discount, sizes; mock_servers) is read
-when present; else each provider's published figures below stand in.
+when present; else each provider's published figures (``batch_api`` of its rules in
+mock_servers.rules) stand in.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import Any
 import numpy as np
 
 from mock_servers.profile import Profile, lognormal_sigma
+from mock_servers.rules import rules_for
 
+from harness.errors import ScenarioError
 from harness.planning.planner import CapacityModel, Prediction
 
-LLM_KINDS = ("openai", "anthropic")
 TRIALS = 20000
 LINE_OVERHEAD_BYTES = 120  # custom_id, method, url and the JSONL wrapper around each request body
 
@@ -49,23 +51,13 @@ class BatchTerms:
     source: str = ""
 
 
-# Published figures (when the profile has no `batch:` section):
-# OpenAI: platform.openai.com/docs/guides/batch (50,000 requests / 200 MB per file, 24 h window,
-#   50% discount; enqueued-token limits per model on the limits page, Tier 1 gpt-4o-mini 2,000,000).
-# Anthropic: docs.anthropic.com Message Batches (100,000 requests / 256 MB per batch, most finish
-#   within 1 hour, expire after 24 h, 50% of the price; Tier 1: 100,000 requests in the queue).
-DEFAULT_TERMS = {
-    "openai": BatchTerms(1800.0, 14400.0, max_requests=50_000, max_bytes=200 * 1024 ** 2,
-                         source="OpenAI Batch API documentation"),
-    "anthropic": BatchTerms(900.0, 10800.0, max_requests=100_000, max_bytes=256 * 1024 ** 2,
-                            queue_requests=100_000, source="Anthropic Message Batches documentation"),
-}
-DEFAULT_ENQUEUED_TOKENS = {"gpt-4o-mini": 2_000_000, "gpt-4o": 90_000}  # OpenAI Tier 1
-
-
 def terms_for(profile: Profile, model: str | None) -> BatchTerms:
     """The profile's ``batch`` section where it has one, the provider's published terms otherwise."""
-    base = DEFAULT_TERMS[profile.kind]
+    api = rules_for(profile).batch_api
+    if api is None:
+        raise ScenarioError(f"profile {profile.name!r}: a {profile.kind} API has no Batch API")
+    base = BatchTerms(api.turnaround_median, api.turnaround_p99, max_requests=api.max_requests,
+                      max_bytes=api.max_bytes, queue_requests=api.queue_requests, source=api.source)
     settings = getattr(profile, "batch", None)
     values: dict[str, Any] = {}
     if settings is not None:
@@ -80,10 +72,9 @@ def terms_for(profile: Profile, model: str | None) -> BatchTerms:
             if getattr(settings, name, None) is not None:
                 values["queue_requests"] = int(getattr(settings, name))
         values["source"] = f"profile {profile.name}: batch"
-    if profile.kind == "openai":
-        limits = profile.model_settings(model).limits if model in profile.models else profile.limits
-        enq = getattr(limits, "batch_enqueued_tokens", None)
-        values["queue_tokens"] = float(enq) if enq else DEFAULT_ENQUEUED_TOKENS.get(model or "")
+    queue_tokens = rules_for(profile).batch_queue_tokens(profile, model)
+    if queue_tokens is not None:
+        values["queue_tokens"] = queue_tokens
     return BatchTerms(**{**asdict(base), **values})
 
 
@@ -143,6 +134,10 @@ def parse_duration(text: str) -> float:
     return sum(float(a) * unit[b] for a, b in parts)
 
 
+def _has_batch_api(profile: Profile) -> bool:
+    return rules_for(profile).batch_api is not None
+
+
 def _subset(model: CapacityModel, keep: list[int]) -> CapacityModel:
     """The capacity model of some of an item's calls only (the online part of a batch route)."""
     sub = copy.copy(model)
@@ -156,7 +151,7 @@ def _streams_or_chains(model: CapacityModel, llm: list[int]) -> str:
     sc = model.loaded.scenario
     for step in sc.steps:
         body = step.body if isinstance(step.body, dict) else {}
-        if body.get("stream") is True and model.loaded.profiles[step.target].kind in LLM_KINDS:
+        if body.get("stream") is True and _has_batch_api(model.loaded.profiles[step.target]):
             return f"step {step.name!r} streams its answer; the Batch APIs do not stream"
     if len(llm) > 1:
         return (f"each item makes {len(llm)} LLM calls in sequence, each needing the answer before it; "
@@ -168,7 +163,7 @@ def plan_batch_route(model: CapacityModel, items: int, online: Prediction, *, de
                      budget: float | None = None, seed: int = 0) -> BatchRoute:
     """The batch route for ``items`` items beside the ``online`` prediction."""
     profiles = model.loaded.profiles
-    llm = [i for i, c in enumerate(model.calls) if profiles[c.target].kind in LLM_KINDS]
+    llm = [i for i, c in enumerate(model.calls) if _has_batch_api(profiles[c.target])]
     route = BatchRoute(False, online_cost=online.cost_total, online_seconds=online.duration_s,
                        online_workers=online.workers)
     if not llm:

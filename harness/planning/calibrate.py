@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mock_servers.profile import load_profile_data, shipped_profiles, validate_profile
+from mock_servers.rules import is_llm
 
 from harness.planning.fits import (
     Estimate,
@@ -36,8 +37,6 @@ from harness.runner.figures import CallFigures, FigureBook
 from harness.runner.learning import parse_go_duration, parse_rfc3339
 
 __all__ = ["Calibration", "SlotCalibration", "calibrate", "load_figures"]
-
-LLM_KINDS = ("openai", "anthropic")
 
 # limit header -> (profile limit field, remaining header, reset header, reset format)
 _LIMIT_HEADERS: dict[str, tuple[str, str, str, str]] = {
@@ -143,7 +142,7 @@ def fit_slot(fig: CallFigures) -> SlotCalibration:
     else:
         latency = [r[0] for r in res]
         out_tokens = [r[2] for r in res]
-        llm = fig.kind in LLM_KINDS and sum(1 for n in out_tokens if n > 0) >= 10
+        llm = is_llm(fig.kind) and sum(1 for n in out_tokens if n > 0) >= 10
         if llm:
             try:
                 fit = fit_llm_latency(latency, out_tokens)
@@ -299,7 +298,7 @@ def apply_slot(data: dict[str, Any], cal: SlotCalibration, endpoint_name: str | 
         section[key] = value
         changed.append(dotted)
 
-    if cal.kind in LLM_KINDS and cal.model:
+    if is_llm(cal.kind) and cal.model:
         models = data.setdefault("models", {})
         spec = models.get(cal.model) or {}
         models[cal.model] = spec
@@ -431,7 +430,7 @@ def _apply_knee(result: Calibration, csv: Path, time_scale: float) -> None:
     info = report.to_dict()
     result.knee = {"csv": str(csv), "users": users, "rps": report.sustainable_rps,
                    "broke_at_users": info["broke_at_users"], "broke_because": info["broke_because"]}
-    rest = [n for n, d in result.profiles.items() if d.get("kind") not in LLM_KINDS]
+    rest = [n for n, d in result.profiles.items() if not is_llm(d.get("kind"))]
     if len(rest) != 1:
         result.warnings.append("the knee applies to one partner API; the runs used "
                                f"{len(rest)} non-LLM profiles, so capacity is left as documented")

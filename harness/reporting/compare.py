@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.planning.calibrate import LLM_KINDS, SlotCalibration, fit_slot, load_figures
+from mock_servers.rules import rules_for
+
+from harness.planning.calibrate import SlotCalibration, fit_slot, load_figures
 from harness.reporting.loadspec import LoadSpec
 
 TOLERANCE = 0.05
@@ -150,7 +152,7 @@ def _check(out: list[Contradiction], name: str, value: float | None, est) -> Non
 def _profile_fields(profile, cal: SlotCalibration) -> list[Contradiction]:
     out: list[Contradiction] = []
     est = cal.estimates
-    if profile.kind in LLM_KINDS and cal.model and cal.model in profile.models:
+    if rules_for(profile).llm and cal.model and cal.model in profile.models:
         s = profile.model_settings(cal.model)
         where = f"{profile.name}.models.{cal.model}"
         if "latency.tokens_per_second" in est:

@@ -25,10 +25,10 @@ from harness.errors import HarnessError
 
 @dataclass
 class Outcome:
-    """One request's answer from a batch: ``kind`` ok, error (final) or unfinished (send again)."""
+    """One request's answer from a batch: ``state`` ok, error (final) or unfinished (send again)."""
 
     custom_id: str
-    kind: str
+    state: str
     body: Any = None
     error: str = ""
 
@@ -171,14 +171,14 @@ class AnthropicBatchClient(BatchClient):
         out = []
         for line in _lines(raw):
             cid, res = str(line.get("custom_id")), line.get("result") or {}
-            kind = res.get("type")
-            if kind == "succeeded":
+            result_type = res.get("type")
+            if result_type == "succeeded":
                 out.append(Outcome(cid, "ok", res.get("message")))
-            elif kind in ("expired", "canceled"):
-                out.append(Outcome(cid, "unfinished", error=kind))
+            elif result_type in ("expired", "canceled"):
+                out.append(Outcome(cid, "unfinished", error=result_type))
             else:
                 err = (res.get("error") or {}).get("error") or res.get("error") or {}
-                out.append(Outcome(cid, "error", error=f"{err.get('type', kind)}: {err.get('message', '')}"))
+                out.append(Outcome(cid, "error", error=f"{err.get('type', result_type)}: {err.get('message', '')}"))
         return out
 
     async def find(self, tag: dict[str, str], n: int, since: float) -> list[str]:

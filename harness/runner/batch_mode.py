@@ -25,6 +25,8 @@ from typing import Any, Iterable
 
 import orjson
 
+from mock_servers.rules import rules_for
+
 from harness.errors import ScenarioError
 from harness.runner.batch_clients import AnthropicBatchClient, BatchAPIError, BatchClient, OpenAIBatchClient
 from harness.runner.checkpoint import Checkpoint
@@ -96,10 +98,10 @@ def check_batchable(loaded) -> None:
         raise ScenarioError(f"--mode batch: the scenario has {len(sc.steps)} steps; batch mode sends one LLM call "
                             "per item (each answer before the next call needs the online run)")
     step = sc.steps[0]
-    kind = loaded.profiles[step.target].kind
-    if kind not in ("openai", "anthropic"):
-        raise ScenarioError(f"--mode batch: target {step.target!r} is a {kind} API; only OpenAI and Anthropic "
-                            "have a Batch API")
+    profile = loaded.profiles[step.target]
+    if rules_for(profile).batch_api is None:
+        raise ScenarioError(f"--mode batch: target {step.target!r} is a {profile.kind} API; only OpenAI and "
+                            "Anthropic have a Batch API")
     if step.method != "POST":
         raise ScenarioError(f"--mode batch: steps.{step.name}.method must be POST")
     if isinstance(step.body, dict) and step.body.get("stream"):
@@ -132,8 +134,9 @@ class BatchRunner:
 
     def _client(self) -> BatchClient:
         headers = {**self.target.static_headers, **self.target.auth_headers}
-        if self.profile.kind == "openai":
-            path = self.step.path if isinstance(self.step.path, str) else "/v1/chat/completions"
+        endpoint = rules_for(self.profile).batch_api.endpoint
+        if endpoint is not None:  # the request lines name their URL (OpenAI)
+            path = self.step.path if isinstance(self.step.path, str) else endpoint
             return OpenAIBatchClient(self.target.base_url, headers, path)
         return AnthropicBatchClient(self.target.base_url, headers)
 
@@ -303,9 +306,9 @@ class BatchRunner:
                 seq = int(o.custom_id[2:]) if o.custom_id.startswith("h-") else -1
                 if seq not in wanted:
                     continue
-                if o.kind == "ok":
+                if o.state == "ok":
                     outcomes[seq] = ("done", o.body)
-                elif o.kind == "unfinished":
+                elif o.state == "unfinished":
                     again.add(seq)
                 else:
                     outcomes[seq] = ("failed", o.error)
@@ -320,8 +323,8 @@ class BatchRunner:
                                     f"(last {e.id}: {state})", attempts[seq], attempts[seq]))
                     again.discard(seq)
                 continue
-            kind, value = outcomes[seq]
-            if kind == "failed":
+            verdict, value = outcomes[seq]
+            if verdict == "failed":
                 records.append((seq, item_id, "failed", None, str(value)[:300], attempts.get(seq, 1), 1))
                 continue
             ctx = {"row": row, "item": {"id": item_id, "seq": seq, "line": line}, "steps": {}, "response": value}

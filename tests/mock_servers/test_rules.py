@@ -6,7 +6,7 @@ import pytest
 
 from mock_servers.profile import load_profile_data, shipped_profiles, validate_profile
 from mock_servers.providers import PROVIDER_CLASSES
-from mock_servers.rules import PROVIDER_RULES, LLMRequest, PlannedUse, Usage, rules_for
+from mock_servers.rules import PROVIDER_RULES, LLMRequest, PlannedUse, Usage, is_llm, rules_for
 from mock_servers.text import estimate_message_tokens
 
 
@@ -98,3 +98,19 @@ def test_server_limits_per_provider():
     use = PlannedUse(1.0, model, rules.sustained_units(LLMRequest(model, 100, 200)))
     labels = [lim.label for lim in rules.server_limits(openai, [use])]
     assert "tokens/min" in labels or openai.model_settings(model).limits.tokens_per_minute is None
+
+
+def test_llm_and_batch_api_are_the_rules_answers():
+    assert {k for k, r in PROVIDER_RULES.items() if r.llm} == {"openai", "anthropic"}
+    assert [k for k in ("openai", "anthropic", "spapi", "keepa", "rest", "", None) if is_llm(k)] == \
+        ["openai", "anthropic"]
+    assert {k for k, r in PROVIDER_RULES.items() if r.batch_api} == {"openai", "anthropic"}
+    assert PROVIDER_RULES["openai"].batch_api.endpoint == "/v1/chat/completions"
+    assert PROVIDER_RULES["anthropic"].batch_api.endpoint is None  # a batch carries bare params
+
+
+def test_only_openai_has_an_enqueued_token_queue():
+    openai, anthropic = _profile("openai"), _profile("anthropic")
+    assert rules_for(openai).batch_queue_tokens(openai, "gpt-4o") == 90_000  # published Tier 1
+    assert rules_for(openai).batch_queue_tokens(openai, "no-such-model") is None
+    assert rules_for(anthropic).batch_queue_tokens(anthropic, None) is None
