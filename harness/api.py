@@ -97,6 +97,6 @@ def reproduce(scenario: ScenarioLike, *, time_scale: float | None = None, budget
     ws = claimed_workers(loaded)
     if not ws:
         raise ScenarioError(f"{loaded.path or loaded.scenario.name}: no claims.table with worker counts to reproduce")
-    result = sweep(loaded, ws, (loaded.scenario.claims or {}).get("items"), time_scale=time_scale,
+    result = sweep(loaded, ws, loaded.scenario.claims.items, time_scale=time_scale,
                    budget_s=budget_s, progress=progress)
     return Reproduction(result, check_claims(loaded, result))

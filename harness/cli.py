@@ -485,9 +485,9 @@ def reproduce(
         done = reproduce_on_celery(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
     else:
         done = reproduce_scenario(loaded, time_scale=time_scale, budget_s=budget, progress=_progress)
-    claims = loaded.scenario.claims or {}
+    claims = loaded.scenario.claims
     _report(loaded, done.result, done.verdicts, out,
-            f"Reproduction: {loaded.scenario.name} ({claims.get('source', 'document')})", time.monotonic() - t0)
+            f"Reproduction: {loaded.scenario.name} ({claims.source or 'document'})", time.monotonic() - t0)
 
 
 @app.command()

@@ -31,10 +31,10 @@ def run_demo(out: Path = Path("reports/demo"), scenario: Path = SEED, budget: fl
     con = console or make_console()
     t0 = time.monotonic()
     loaded = load_scenario(scenario)
-    claims = loaded.scenario.claims or {}
-    workers = sorted({int(r["workers"]) for r in claims.get("table") or [] if "workers" in r})
-    items = claims.get("items") or loaded.scenario.items
-    con.print(f"[bold]Demo:[/] reproducing {claims.get('source', scenario.name)} "
+    claims = loaded.scenario.claims
+    workers = claims.table_workers()
+    items = claims.items or loaded.scenario.items
+    con.print(f"[bold]Demo:[/] reproducing {claims.source or scenario.name} "
               f"({loaded.scenario.description or loaded.scenario.name}) on the mocks at {workers} workers")
     work = Path(tempfile.mkdtemp(prefix="harness-demo-"))
     try:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mock_servers.overrides import apply_override, split_key
 from mock_servers.profile import Profile, load_profile_data, shipped_profiles, validate_profile
 
+from harness.claims_spec import Claims
 from harness.errors import ScenarioError
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -129,7 +130,7 @@ class Scenario(_Model):
     timeout: float = Field(60.0, gt=0, description="seconds per request")
     retry: RetrySpec = RetrySpec()
     items: int | None = Field(None, ge=0, description="planned item count, for reports")
-    claims: dict[str, Any] = Field(default_factory=dict, description="the source document's claims (reports)")
+    claims: Claims = Field(default_factory=Claims, description="the source document's claims (reports)")
     plan: list[PlannedCall] = Field(default_factory=list, description="an item's calls, for the planner "
                                     "(needed with `function`; derived from `steps` otherwise)")
     mock: dict[str, Any] = Field(default_factory=dict, description="--set overrides for the mock, PROVIDER.FIELD: VALUE")

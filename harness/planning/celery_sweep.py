@@ -53,7 +53,7 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
     result.notes.append(f"engine celery: {n_chunks} static chunk tasks of {size} items, {workers_per_process} in flight "
                         f"each, on as many local worker processes as workers; a shared Redis limiter"
                         + (f"; a sample of {n} of {n_full} items, scaled x{factor:.3g}" if n < n_full else ""))
-    claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
+    claims = sc.claims.rows_by_workers()
     shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
     files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
     sets = [f"{k}={json.dumps(v)}" for k, v in sc.mock.items()]
@@ -98,7 +98,7 @@ def reproduce_on_celery(loaded: LoadedScenario, *, time_scale: float | None = No
         raise ScenarioError(f"{loaded.path or loaded.scenario.name}: no claims.table with worker counts to reproduce")
     work = Path(tempfile.mkdtemp(prefix="harness-celery-sweep-"))
     try:
-        result = run_celery_sweep(loaded, ws, (loaded.scenario.claims or {}).get("items"), time_scale=time_scale,
+        result = run_celery_sweep(loaded, ws, loaded.scenario.claims.items, time_scale=time_scale,
                                   budget_s=budget_s, workdir=work, progress=progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 from mock_servers.rules import LLMRequest, Usage, rules_for
 
+from harness.claims_spec import ClaimRow, Claims, ClaimStatement
 from harness.planning.planner import CapacityModel, Prediction
 from harness.scenario import LoadedScenario
 
@@ -162,13 +163,13 @@ class ClaimChecker:
     def __init__(self, loaded: LoadedScenario, result: Any = None, model: CapacityModel | None = None,
                  tolerance: float = TOLERANCE) -> None:
         self.loaded = loaded
-        self.claims = loaded.scenario.claims or {}
+        self.claims: Claims = loaded.scenario.claims
         self.model = model or CapacityModel(loaded)
         self.result = result
         self.tol = tolerance
-        self.items = int(self.claims.get("items") or loaded.scenario.items or (result.items if result else 0) or 0)
-        self.table = [r for r in (self.claims.get("table") or []) if "workers" in r]
-        base = [int(r["workers"]) for r in self.table if r.get("speedup") == 1]
+        self.items = int(self.claims.items or loaded.scenario.items or (result.items if result else 0) or 0)
+        self.table: list[ClaimRow] = self.claims.table
+        base = [r.workers for r in self.table if r.speedup == 1]
         self.table_base = base[0] if base else 1
         self._cache: dict[tuple[int, int], Prediction] = {}
         self.n_req = sum(self.model.attempts)
@@ -226,31 +227,31 @@ class ClaimChecker:
         out: list[Verdict] = []
         for row in self.table:
             for fld in TABLE_FIELDS:
-                if fld in row and row[fld] is not None:
-                    out.append(self._check(f"table-w{row['workers']}-{fld}", fld, "table", row, row[fld]))
-        for st in self.claims.get("statements") or []:
-            out.append(self._check(str(st.get("id")), str(st.get("kind")), "statement", st, st.get("value")))
+                if getattr(row, fld) is not None:
+                    out.append(self._check(f"table-w{row.workers}-{fld}", fld, "table", row, getattr(row, fld)))
+        for st in self.claims.statements:
+            out.append(self._check(st.id, st.kind, "statement", st, st.value))
         return out
 
-    def _check(self, cid: str, kind: str, source: str, claim: dict, value: Any) -> Verdict:
-        w = int(claim["workers"]) if claim.get("workers") is not None else None
-        items = int(claim["items"]) if claim.get("items") is not None else self.items
-        quote = str(claim.get("quote", ""))
-        v = Verdict(cid, kind, source, w, items, value, None, None, "", NOT_CHECKED, "", quote)
+    def _check(self, cid: str, kind: str, source: str, claim: ClaimRow | ClaimStatement, value: Any) -> Verdict:
+        statement = claim if isinstance(claim, ClaimStatement) else None
+        items = statement.items if statement is not None and statement.items is not None else self.items
+        note = statement.note if statement is not None else None
+        v = Verdict(cid, kind, source, claim.workers, items, value, None, None, "", NOT_CHECKED, "", claim.quote)
         if not isinstance(value, (int, float, list, tuple)) or isinstance(value, bool):
-            v.arithmetic = claim.get("note") or "not a figure"
+            v.arithmetic = note or "not a figure"
             return v
         fn = getattr(self, "_k_" + kind, None)
         if kind.startswith("limit_"):
             fn = self._k_limit
         if fn is None:
-            v.arithmetic = (claim.get("note") or kind) + ": not a figure the model predicts"
+            v.arithmetic = (note or kind) + ": not a figure the model predicts"
             return v
         try:
             fn(v, claim)
         except _NeedWorkers:
             v.status = NOT_CHECKED
-            v.arithmetic = (claim.get("note") or "") + " (a setting: no worker count to predict at)"
+            v.arithmetic = (note or "") + " (a setting: no worker count to predict at)"
         return v
 
     def _judge(self, v: Verdict, model_value: float, unit: str, why: str, why_not: str = "") -> None:
@@ -274,7 +275,7 @@ class ClaimChecker:
             raise _NeedWorkers
         return v.workers
 
-    def _k_duration_s(self, v: Verdict, claim: dict) -> None:
+    def _k_duration_s(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         w, n = self._w(v), v.items
         p = self.predict(w, n)
         m = self.measured(w, n)
@@ -295,10 +296,10 @@ class ClaimChecker:
         near = nearest(v.claimed, model) / per
         self._judge(v, model, unit, why, self.need_text(p, near, unit, per))
 
-    def _k_throughput_per_min(self, v: Verdict, claim: dict) -> None:
+    def _k_throughput_per_min(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._throughput(v, 60.0, "items/min")
 
-    def _k_throughput_per_s(self, v: Verdict, claim: dict) -> None:
+    def _k_throughput_per_s(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._throughput(v, 1.0, "items/s")
 
     def _requests(self, v: Verdict, per: float, unit: str) -> None:
@@ -312,17 +313,17 @@ class ClaimChecker:
         near = nearest(v.claimed, model) / per / self.n_req
         self._judge(v, model, unit, why, self.need_text(p, near, unit, per * self.n_req))
 
-    def _k_requests_per_second(self, v: Verdict, claim: dict) -> None:
+    def _k_requests_per_second(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._requests(v, 1.0, "req/s")
 
-    def _k_requests_per_minute(self, v: Verdict, claim: dict) -> None:
+    def _k_requests_per_minute(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._requests(v, 60.0, "req/min")
 
     def _baseline(self, v: Verdict) -> int:
-        table_workers = {int(r["workers"]) for r in self.table}
+        table_workers = {r.workers for r in self.table}
         return self.table_base if (v.workers in table_workers or v.source == "table") else 1
 
-    def _k_speedup(self, v: Verdict, claim: dict) -> None:
+    def _k_speedup(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         w, n = self._w(v), v.items
         b = self._baseline(v)
         pb, pw = self.predict(b, n), self.predict(w, n)
@@ -336,7 +337,7 @@ class ClaimChecker:
             extra = f" ({w} / {b} workers at a constant {pw.item_time_s:.2f} s per item give at most {w / b:.0f}x)"
         self._judge(v, model, "x", why, extra)
 
-    def _k_faster_pct(self, v: Verdict, claim: dict) -> None:
+    def _k_faster_pct(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         w, n = self._w(v), v.items
         b = self._baseline(v)
         pb, pw = self.predict(b, n), self.predict(w, n)
@@ -347,15 +348,15 @@ class ClaimChecker:
                f"{fmt_duration(pb.duration_s)} = {model:.0f}% faster")
         self._judge(v, model, "%", why)
 
-    def _k_concurrency(self, v: Verdict, claim: dict) -> None:
+    def _k_concurrency(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         w, n = self._w(v), v.items
         p = self.predict(w, n)
         why = f"{fmt_num(p.items_per_s)} items/s x {p.item_time_s:.2f} s per item = {fmt_num(p.concurrency)} in flight" \
             f" (at most {w})"
         self._judge(v, p.concurrency, "in flight", why)
 
-    def _k_latency_s(self, v: Verdict, claim: dict) -> None:
-        target = claim.get("target")
+    def _k_latency_s(self, v: Verdict, claim: ClaimStatement) -> None:
+        target = claim.target
         calls = [c for c in self.model.calls if target is None or c.target == target]
         if not calls:
             v.arithmetic = f"no calls to {target!r} in the scenario"
@@ -368,10 +369,10 @@ class ClaimChecker:
             v.measured = m.summary.get("latency_real_seconds", {}).get("p50")
         self._judge(v, model, "s", why)
 
-    def _k_bandwidth_out_bps(self, v: Verdict, claim: dict) -> None:
+    def _k_bandwidth_out_bps(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._bandwidth(v, self.req_bytes, "out")
 
-    def _k_bandwidth_in_bps(self, v: Verdict, claim: dict) -> None:
+    def _k_bandwidth_in_bps(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         self._bandwidth(v, self.resp_bytes, "in")
 
     def _bandwidth(self, v: Verdict, bytes_per_item: float, way: str) -> None:
@@ -384,7 +385,7 @@ class ClaimChecker:
         need = f" ({fmt_bps(near)} would need {fmt_num(near / 8 / per_req)} req/s)" if per_req else ""
         self._judge(v, model, "bps", why, need)
 
-    def _k_daily_bytes(self, v: Verdict, claim: dict) -> None:
+    def _k_daily_bytes(self, v: Verdict, claim: ClaimStatement) -> None:
         w = self._w(v)
         p = self.predict(w, self.items)
         per_req = (self.req_bytes + self.resp_bytes) / self.n_req if self.n_req else 0.0
@@ -392,13 +393,13 @@ class ClaimChecker:
         why = f"{fmt_num(p.requests_per_s)} req/s x 86,400 s x {fmt_num(per_req)} B = {fmt_bytes(model)}/day"
         extra = ""
         batch = v.items * (self.req_bytes + self.resp_bytes)
-        if claim.get("items") and within(v.claimed, batch, self.tol):
+        if claim.items and within(v.claimed, batch, self.tol):
             extra = (f"; {fmt_value(v.claimed, 'bytes/day').removesuffix('/day')} is the whole batch: "
                      f"{fmt_num(v.items)} items x {fmt_num(self.req_bytes + self.resp_bytes)} B = {fmt_bytes(batch)}, "
                      f"not a daily volume")
         self._judge(v, model, "bytes/day", why, extra)
 
-    def _k_total_requests(self, v: Verdict, claim: dict) -> None:
+    def _k_total_requests(self, v: Verdict, claim: ClaimRow | ClaimStatement) -> None:
         model = v.items * self.n_req
         why = f"{fmt_num(v.items)} items x {fmt_num(self.n_req)} request{'s' if self.n_req != 1 else ''} = {fmt_num(model)}"
         self._judge(v, model, "requests", why)
@@ -420,9 +421,9 @@ class ClaimChecker:
             total += d
         return total, ", ".join(parts)
 
-    def _k_cost_total(self, v: Verdict, claim: dict) -> None:
-        tokens = claim.get("tokens")
-        if isinstance(tokens, (list, tuple)) and len(tokens) == 2:
+    def _k_cost_total(self, v: Verdict, claim: ClaimStatement) -> None:
+        tokens = claim.tokens
+        if tokens is not None:
             call = next((c for c in self.model.calls if c.prompt_tokens), None)
             if call is None:
                 v.arithmetic = "no LLM call to price the tokens with"
@@ -435,14 +436,14 @@ class ClaimChecker:
                    f"${prices.output_per_million:g}/M = ${model:.2f}")
             self._judge(v, model, "$", why)
             return
-        per, how = self._item_cost(claim.get("model"))
+        per, how = self._item_cost(claim.model)
         model = per * v.items
         why = f"{fmt_num(v.items)} items x ${per:.4f} ({how}) = ${model:,.2f}" if how else \
             f"{fmt_num(v.items)} items x ${per:.4f} = ${model:,.2f}"
         self._judge(v, model, "$", why)
 
-    def _k_cost_per_item(self, v: Verdict, claim: dict) -> None:
-        per, how = self._item_cost(claim.get("model"))
+    def _k_cost_per_item(self, v: Verdict, claim: ClaimStatement) -> None:
+        per, how = self._item_cost(claim.model)
         self._judge(v, per, "$", f"${per:.4f} per item ({how})" if how else f"${per:.4f} per item")
 
     # -- quoted limits against the document's own table ---------------------------------------
@@ -472,26 +473,26 @@ class ClaimChecker:
                 total += a * c.output_tokens_mean
         return total
 
-    def _k_limit(self, v: Verdict, claim: dict) -> None:
+    def _k_limit(self, v: Verdict, claim: ClaimStatement) -> None:
         if v.kind not in self._LIMIT_UNITS:
             v.arithmetic = f"{v.kind}: unknown limit kind"
             return
         what, period, label = self._LIMIT_UNITS[v.kind]
-        target = claim.get("target")
+        target = claim.target
         units = self._units_per_item(v.kind, target)
         lo, hi = bounds(v.claimed)
         v.unit, v.model = label, None
         if units <= 0:
             v.arithmetic = f"no {what} to {target or 'any target'} per item"
             return
-        rows = [r for r in self.table if v.workers is None or int(r["workers"]) == v.workers]
+        rows = [r for r in self.table if v.workers is None or r.workers == v.workers]
         worst = None  # (ratio to the limit, row, items/s claimed)
         for r in rows:
             x = None
-            if r.get("duration_s") is not None:
-                x = self.items / bounds(r["duration_s"])[1]  # the slowest end: the most lenient reading
-            elif r.get("throughput_per_min") is not None:
-                x = bounds(r["throughput_per_min"])[0] / 60.0
+            if r.duration_s is not None:
+                x = self.items / bounds(r.duration_s)[1]  # the slowest end: the most lenient reading
+            elif r.throughput_per_min is not None:
+                x = bounds(r.throughput_per_min)[0] / 60.0
             if x is None:
                 continue
             ratio = x * units * period / lo
@@ -505,11 +506,11 @@ class ClaimChecker:
         ratio, r, x = worst
         used = x * units * period
         v.model = used
-        w = int(r["workers"])
+        w = r.workers
         cap_items = lo / period / units  # items/s the limit allows
         t_min = self.items / cap_items
-        claimed_d = r.get("duration_s")
-        claimed_t = fmt_value(claimed_d, "s") if claimed_d is not None else fmt_value(r.get("throughput_per_min"), "items/min")
+        claimed_d = r.duration_s
+        claimed_t = fmt_value(claimed_d, "s") if claimed_d is not None else fmt_value(r.throughput_per_min, "items/min")
         base = (f"{_plural(w, 'worker')} against a limit of {fmt_num(lo)} {label}{rng}: at most "
                 f"{fmt_num(lo / period)} {what}/s = {fmt_num(lo)}/{'min' if period == 60 else 's'}, "
                 f"at {on} {fmt_num(cap_items)} items/s")

@@ -106,4 +106,4 @@ class Reproduction:
 
 def claimed_workers(loaded: "LoadedScenario") -> list[int]:
     """The worker counts of the document's table (``claims.table``)."""
-    return sorted({int(r["workers"]) for r in (loaded.scenario.claims or {}).get("table") or [] if "workers" in r})
+    return loaded.scenario.claims.table_workers()

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from mock_servers.timescale import TimeScale
 
@@ -116,7 +116,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     scale = TimeScale.of(time_scale or choose_time_scale(model, workers, n_full, budget_s))
     cv = item_time_cv(model)
     result = SweepResult(sc.name, n_full, scale.factor, sequential=model.predict(1, n_full))
-    claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
+    claims = sc.claims.rows_by_workers()
     say = progress or (lambda _msg: None)
     own_dir = workdir is None  # a folder made here is removed here; a caller's is left alone
     work = Path(workdir or tempfile.mkdtemp(prefix=f"sweep-{sc.name}-"))
@@ -129,7 +129,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
 
 
 def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
-             sample: int | None, scale: TimeScale, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
+             sample: int | None, scale: TimeScale, budget_s: float, cv: float, claims: dict[int, dict[str, Any]], say: Callable[[str], None],
              work: Path) -> SweepResult:
     from harness.runner.run import build_targets, run_engine
 
@@ -165,7 +165,7 @@ def predict_only(loaded: LoadedScenario, workers: list[int], items: int | None =
     sc = loaded.scenario
     n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
-    claims = {int(r["workers"]): r for r in (sc.claims.get("table") or []) if "workers" in r}
+    claims = sc.claims.rows_by_workers()
     result = SweepResult(sc.name, n_full, 1.0, sequential=model.predict(1, n_full))
     for w in workers:
         result.points.append(SweepPoint(w, model.predict(w, n_full), None, claims.get(w)))

@@ -505,31 +505,29 @@ _NEEDS_ITEMS = {"duration_s", "total_requests"}
 
 def _claims(loaded: LoadedScenario, spec: LoadSpec) -> list[ClaimCheck]:
     """The document's figures for this worker count (and batch size, where it matters)."""
-    claims = loaded.scenario.claims or {}
-    default_items = claims.get("items")
+    claims = loaded.scenario.claims
     out: list[ClaimCheck] = []
     seen: set[tuple[str, str]] = set()
-    for st in claims.get("statements") or []:
-        what = st.get("kind")
+    for st in claims.statements:
+        what = st.kind
         attr = _CLAIM_FIELDS.get(what)
-        if attr is None or st.get("value") is None:
+        if attr is None or st.value is None:
             continue
-        if "workers" in st and st["workers"] != spec.workers:
+        if st.workers is not None and st.workers != spec.workers:
             continue
-        if what in _NEEDS_ITEMS and st.get("items", default_items) != spec.items:
+        if what in _NEEDS_ITEMS and (st.items if st.items is not None else claims.items) != spec.items:
             continue
-        if what == "concurrency" and "burst" in str(st.get("id", "")):
+        if what == "concurrency" and "burst" in st.id:
             attr = "burst"
-        key = (what, json.dumps(st["value"]))
+        key = (what, json.dumps(st.value))
         if key in seen:
             continue
         seen.add(key)
         note = ""
         total = spec.total_bytes_out + spec.total_bytes_in
-        if what == "daily_bytes" and not isinstance(st["value"], list) and abs(st["value"] - total) <= 0.05 * total:
-            note = f"{fmt_bytes(st['value'])} is the whole {spec.items:,}-item batch, not a day"
-        out.append(ClaimCheck(str(st.get("id", what)), what, str(st.get("quote", "")), st["value"],
-                              float(getattr(spec, attr)), note))
+        if what == "daily_bytes" and not isinstance(st.value, list) and abs(st.value - total) <= 0.05 * total:
+            note = f"{fmt_bytes(st.value)} is the whole {spec.items:,}-item batch, not a day"
+        out.append(ClaimCheck(st.id, what, st.quote, st.value, float(getattr(spec, attr)), note))
     return out
 
 
