@@ -26,7 +26,8 @@ def compare(
     from rich.table import Table
 
     from harness.errors import HarnessError
-    from harness.reporting.compare import _err, _n, compare as run_compare, to_markdown
+    from harness.format import fmt_figure as _n
+    from harness.reporting.compare import _err, compare as run_compare, to_markdown
 
     try:
         for path in (plan, checkpoint):

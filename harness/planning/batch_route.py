@@ -30,6 +30,7 @@ from mock_servers.profile import Profile, lognormal_sigma
 from mock_servers.rules import rules_for
 
 from harness.errors import ScenarioError
+from harness.format import fmt_duration
 from harness.planning.planner import CapacityModel, Prediction
 
 TRIALS = 20000
@@ -249,12 +250,6 @@ def _simulate(route: BatchRoute, seed: int) -> tuple[float, float]:
     return float(start.mean()), float(np.quantile(start, 0.99))
 
 
-def _fmt_h(seconds: float) -> str:
-    from harness.planning.claims import fmt_duration
-
-    return fmt_duration(seconds)
-
-
 def _recommend(route: BatchRoute, chain: str, deadline: float | None, budget: float | None) -> None:
     b_time, o_time = route.p99_seconds, route.online_seconds
     b_cost, o_cost = route.cost, route.online_cost
@@ -267,23 +262,23 @@ def _recommend(route: BatchRoute, chain: str, deadline: float | None, budget: fl
             return
     if deadline is not None and b_time > deadline and o_time <= deadline:
         route.recommended, route.deciding_factor = "online", "--deadline"
-        route.recommendation = (f"online: the deadline {_fmt_h(deadline)} is below the batch route's p99 of "
-                                f"{_fmt_h(b_time)}; online takes {_fmt_h(o_time)} at ${o_cost:,.2f}")
+        route.recommendation = (f"online: the deadline {fmt_duration(deadline)} is below the batch route's p99 of "
+                                f"{fmt_duration(b_time)}; online takes {fmt_duration(o_time)} at ${o_cost:,.2f}")
         return
     if budget is not None and o_cost > budget and b_cost <= budget:
         route.recommended, route.deciding_factor = "batch", "--budget"
         route.recommendation = (f"batch: the budget ${budget:,.2f} is below the online cost ${o_cost:,.2f}; "
-                                f"batches cost ${b_cost:,.2f} and finish within {_fmt_h(b_time)} (p99)")
+                                f"batches cost ${b_cost:,.2f} and finish within {fmt_duration(b_time)} (p99)")
         return
     if b_ok and (not o_ok or b_cost <= o_cost):
         if deadline is not None and o_time > deadline:
-            factor, why = "--deadline", f"online takes {_fmt_h(o_time)}, past the deadline {_fmt_h(deadline)}"
+            factor, why = "--deadline", f"online takes {fmt_duration(o_time)}, past the deadline {fmt_duration(deadline)}"
         elif b_time < o_time:
-            factor, why = "cost and time", f"half the price and faster: p99 {_fmt_h(b_time)} vs {_fmt_h(o_time)} online"
+            factor, why = "cost and time", f"half the price and faster: p99 {fmt_duration(b_time)} vs {fmt_duration(o_time)} online"
         else:
             factor = "cost"
             why = (f"${b_cost:,.2f} vs ${o_cost:,.2f} online, and "
-                   + ("no deadline was given" if deadline is None else f"its p99 fits the deadline {_fmt_h(deadline)}"))
+                   + ("no deadline was given" if deadline is None else f"its p99 fits the deadline {fmt_duration(deadline)}"))
         route.recommended, route.deciding_factor = "batch", factor
         route.recommendation = f"batch: {why}"
         return
@@ -294,4 +289,4 @@ def _recommend(route: BatchRoute, chain: str, deadline: float | None, budget: fl
     faster = "batch" if b_time < o_time else "online"
     route.recommended, route.deciding_factor = faster, "--deadline"
     route.recommendation = (f"{faster}: neither route meets the deadline/budget; {faster} is the faster "
-                            f"({_fmt_h(min(b_time, o_time))})")
+                            f"({fmt_duration(min(b_time, o_time))})")

@@ -27,6 +27,7 @@ from typing import Any
 from mock_servers.rules import LLMRequest, Usage, rules_for
 
 from harness.claims_spec import ClaimRow, Claims, ClaimStatement
+from harness.format import fmt_bps, fmt_bytes, fmt_duration, fmt_num, fmt_one, fmt_value
 from harness.planning.planner import CapacityModel, Prediction
 from harness.scenario import LoadedScenario
 
@@ -62,76 +63,6 @@ class Verdict:
     @property
     def claimed_text(self) -> str:
         return fmt_value(self.claimed, self.unit)
-
-
-# -- formatting ----------------------------------------------------------------------------
-def fmt_num(x: float, digits: int = 3) -> str:
-    """A readable number: thousands separators for big ones, 3 significant digits otherwise."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "inf"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax == 0:
-        return "0"
-    s = f"{x:.{digits}g}"
-    return s
-
-
-def fmt_duration(seconds: float) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "never"
-    if seconds < 120:
-        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    if seconds < 4 * 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.2f} days"
-
-
-def fmt_bps(bps: float) -> str:
-    if bps >= 1e6:
-        return f"{bps / 1e6:.2f} Mbps"
-    if bps >= 1e3:
-        return f"{bps / 1e3:.1f} kbps"
-    return f"{bps:.0f} bps"
-
-
-def fmt_bytes(b: float) -> str:
-    for unit, k in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if b >= k:
-            return f"{b / k:.1f} {unit}"
-    return f"{b:.0f} B"
-
-
-def fmt_one(x: float, unit: str) -> str:
-    if unit == "s":
-        return fmt_duration(x)
-    if unit == "bps":
-        return fmt_bps(x)
-    if unit == "bytes/day":
-        return fmt_bytes(x) + "/day"
-    if unit == "$":
-        return f"${x:,.2f}" if x >= 1 else f"${x:.4f}".rstrip("0")
-    if unit == "x":
-        return f"{fmt_num(x)}x"
-    if unit == "%":
-        return f"{x:.0f}%"
-    return f"{fmt_num(x)} {unit}".strip()
-
-
-def fmt_value(v: Any, unit: str) -> str:
-    if isinstance(v, (list, tuple)) and len(v) == 2:
-        lo, hi = v
-        if unit == "s":
-            return f"{fmt_duration(lo)}-{fmt_duration(hi)}"
-        return f"{fmt_one(lo, unit)}-{fmt_one(hi, unit)}"
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return fmt_one(float(v), unit)
-    return str(v)
 
 
 # -- comparison ----------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.format import fmt_duration
 from harness.planning.batch_route import BatchRoute
-from harness.planning.claims import fmt_duration
 
 
 def _rows(route: BatchRoute) -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mock_servers.rules import rules_for
 
+from harness.format import fmt_figure
 from harness.planning.calibrate import SlotCalibration, fit_slot, load_figures
 from harness.reporting.loadspec import LoadSpec
 
@@ -197,23 +198,15 @@ def to_markdown(cmp: Comparison) -> str:
     lines = [f"# Plan vs run", "", f"Plan: {cmp.plan_source}", f"Run: {cmp.run} ({cmp.items} items, "
              f"{cmp.workers} workers)", "", "| figure | predicted | measured | error |", "| --- | --- | --- | --- |"]
     for r in cmp.rows:
-        lines.append(f"| {r.figure} | {_n(r.predicted)} | {_n(r.measured)} | {_err(r)} |")
+        lines.append(f"| {r.figure} | {fmt_figure(r.predicted)} | {fmt_figure(r.measured)} | {_err(r)} |")
     lines += ["", "## Profile fields against the run", "",
               "| field | profile | measured | 95% interval | n | verdict |", "| --- | --- | --- | --- | --- | --- |"]
     for f in cmp.fields:
-        lines.append(f"| {f.field} | {_n(f.profile)} | {_n(f.measured)} | {_n(f.low)} - {_n(f.high)} | {f.n} | "
+        lines.append(f"| {f.field} | {fmt_figure(f.profile)} | {fmt_figure(f.measured)} | {fmt_figure(f.low)} - {fmt_figure(f.high)} | {f.n} | "
                      f"{'**contradicted**' if f.contradicted else 'consistent'} |")
     if cmp.notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in cmp.notes]
     return "\n".join(lines) + "\n"
-
-
-def _n(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    return f"{x:.4g}"
 
 
 def _err(r: FigureRow) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 import yaml
 
+from harness.format import fmt_figure
 from harness.planning.calibrate import Calibration
 
 _ORDER = ("latency.median", "latency.p99", "latency.ttft", "latency.ttft_p99", "latency.tokens_per_second",
@@ -17,11 +18,7 @@ _ORDER = ("latency.median", "latency.p99", "latency.ttft", "latency.ttft_p99", "
 
 
 def _fmt(v: float, unit: str) -> str:
-    if unit == "share":
-        return f"{v:.2%}"
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    return f"{v:.4g}"
+    return f"{v:.2%}" if unit == "share" else fmt_figure(v)
 
 
 def rows(cal: Calibration) -> list[dict[str, Any]]:

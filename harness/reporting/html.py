@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.planning.claims import CONTRADICTED, HOLDS, fmt_value
+from harness.format import fmt_value
+from harness.planning.claims import CONTRADICTED, HOLDS
 
 PAGE = "report.html"
 SWEEP_PLOTS = ("time", "throughput", "latency")

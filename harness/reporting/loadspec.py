@@ -27,10 +27,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import InvalidInput
+from harness.format import (
+    SECONDS_PER_DAY,
+    fmt_bps,
+    fmt_bytes,
+    fmt_count,
+    fmt_duration_round,
+    fmt_pct,
+    fmt_rate,
+    fmt_rps,
+    fmt_seconds,
+    fmt_when,
+)
 from harness.planning.claims import within
 from harness.scenario import LoadedScenario
-
-SECONDS_PER_DAY = 86_400
 NOTICE_LEAD = timedelta(hours=48)  # the partner hears from us this long before the start
 
 __all__ = ["ClientPolicy", "LoadSpec", "TargetLoad", "write_loadspec", "parse_start"]
@@ -251,7 +261,7 @@ class LoadSpec:
             "item_count": fmt_count(self.items),
             "requests_per_item": _fmt_per_item(self.requests_per_item),
             "total_requests": fmt_count(self.total_requests),
-            "duration": fmt_duration(self.duration_seconds),
+            "duration": fmt_duration_round(self.duration_seconds),
             "request_bytes": fmt_bytes(self.request_bytes),
             "response_bytes": fmt_bytes(self.response_bytes),
             "bandwidth_out": fmt_bps(self.bandwidth_out_bps),
@@ -538,86 +548,15 @@ _LIMIT_NAMES = {"requests_per_second": "req/s", "requests_per_minute": "req/min"
                 "burst": "burst"}
 
 
-def fmt_rate(x: float) -> str:
-    """7.4, 13.3, 444, 0.37, 1,250."""
-    if not math.isfinite(x):
-        return "unbounded"
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 1:
-        return f"{x:.1f}".removesuffix(".0")
-    if x == 0:
-        return "0"
-    return f"{x:.2g}"
-
-
 def _fmt_per_item(x: float) -> str:
     return f"{round(x)}" if abs(x - round(x)) < 1e-9 else f"{x:.3g}"
-
-
-def fmt_rps(x: float) -> str:
-    return f"{fmt_rate(x)} req/s"
-
-
-def _three(x: float, units: list[str], base: float) -> str:
-    i = 0
-    while abs(x) >= 999.5 and i < len(units) - 1:
-        x /= base
-        i += 1
-    return f"{x:.3g} {units[i]}"
-
-
-def fmt_bps(bps: float) -> str:
-    """Bits per second, decimal units, three significant figures: 29.6 kbit/s, 2.07 Mbit/s."""
-    return _three(bps, ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"], 1000.0)
-
-
-def fmt_bytes(n: float) -> str:
-    """Bytes, decimal units, three significant figures: 500 B, 35 kB, 22.7 GB."""
-    return _three(n, ["B", "kB", "MB", "GB", "TB", "PB"], 1000.0)
-
-
-def fmt_count(n: float) -> str:
-    return f"{round(n):,}"
-
-
-def fmt_duration(s: float) -> str:
-    """45 s, 22 min, 7.5 h, 3.1 days (75 h)."""
-    if not math.isfinite(s):
-        return "never (nothing gets through)"
-    if s < 120:
-        return f"{s:.0f} s"
-    if s < 2 * 3600:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / SECONDS_PER_DAY:.1f} days ({s / 3600:.0f} h)"
-
-
-def fmt_pct(r: float) -> str:
-    p = r * 100
-    if p == 0:
-        return "0%"
-    if p < 0.1:
-        return f"{p:.2g}%"
-    return f"{p:.1f}%"
-
-
-def fmt_seconds(s: float) -> str:
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    return f"{s:.2f} s" if s < 10 else f"{s:.0f} s"
-
-
-def fmt_when(d: datetime) -> str:
-    return d.strftime("%Y-%m-%d %H:%M") if (d.hour or d.minute) else d.strftime("%Y-%m-%d")
 
 
 def _fmt_kind(kind: str, value: float | list[float]) -> str:
     if isinstance(value, list):
         return " to ".join(_fmt_kind(kind, v) for v in value)
     return {"requests_per_second": fmt_rps, "bandwidth_out_bps": fmt_bps, "bandwidth_in_bps": fmt_bps,
-            "daily_bytes": lambda v: fmt_bytes(v) + "/day", "duration_s": fmt_duration,
+            "daily_bytes": lambda v: fmt_bytes(v) + "/day", "duration_s": fmt_duration_round,
             "total_requests": fmt_count, "concurrency": fmt_count}.get(kind, lambda v: f"{v:g}")(value)
 
 

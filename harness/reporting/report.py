@@ -15,7 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from harness.planning.claims import CONTRADICTED, HOLDS, Verdict, fmt_duration, fmt_num, fmt_value, summarize
+from harness.format import fmt_duration, fmt_num, fmt_value
+from harness.planning.claims import CONTRADICTED, HOLDS, Verdict, summarize
 from harness.planning.results import SweepResult
 
 from harness.planning.diagnosis import ACCURACY_BAR  # predicted vs measured duration within 10%

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.reporting.loadspec import LoadSpec, fmt_bps, fmt_bytes, fmt_duration, fmt_pct, fmt_rps, render
+from harness.format import fmt_duration_round
+from harness.reporting.loadspec import LoadSpec, render
 from harness.scenario import load_scenario, scenario_from_data
 
 from tests.harness.runutil import REPO, run_cli, write_scenario
@@ -111,7 +112,7 @@ def _check_files_agree(d: dict, md: str, notice: str) -> None:
         assert parsed["concurrency"] == d["concurrency"]
         assert parsed["burst"] == d["burst"]
         assert parsed["total_requests"] == d["total_requests"]
-        assert parsed["duration_text"] == fmt_duration(d["duration_seconds"])
+        assert parsed["duration_text"] == fmt_duration_round(d["duration_seconds"])
         assert parsed["daily_requests"] == pytest.approx(d["daily_requests"], abs=0.5)
         # one decimal on a rate, three significant figures on bandwidth and bytes
         assert parsed["sustained_rps"] == pytest.approx(d["sustained_rps"], abs=0.051, rel=0.005)
@@ -129,23 +130,6 @@ def _check_files_agree(d: dict, md: str, notice: str) -> None:
             parsed["daily_bytes"], rel=0.01)
 
 
-# -- formatting ----------------------------------------------------------------------------------
-
-def test_figures_are_formatted_for_people():
-    assert fmt_rps(7.4015) == "7.4 req/s"
-    assert fmt_rps(13.0) == "13 req/s"
-    assert fmt_rps(0.3704) == "0.37 req/s"
-    assert fmt_rps(1234.4) == "1,234 req/s"
-    assert fmt_bps(52_000) == "52 kbit/s"
-    assert fmt_bps(29_606.15) == "29.6 kbit/s"
-    assert fmt_bps(2_072_430) == "2.07 Mbit/s"
-    assert fmt_bytes(22_701_997_131) == "22.7 GB"
-    assert fmt_bytes(500) == "500 B"
-    assert fmt_bytes(999.7) == "1 kB"
-    assert fmt_duration(27_000) == "7.5 h"
-    assert fmt_duration(270_214) == "3.1 days (75 h)"
-    assert fmt_duration(1_351) == "23 min"
-    assert fmt_pct(0.0) == "0%" and fmt_pct(0.0123) == "1.2%" and fmt_pct(0.0004) == "0.04%"
 
 
 # -- from a plan ---------------------------------------------------------------------------------
