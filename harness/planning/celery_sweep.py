@@ -11,7 +11,6 @@ of the sample, then scaled to the full item count by the same factor.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +20,7 @@ from harness.planning.planner import CapacityModel
 from harness.planning.results import Measured, SweepPoint, SweepResult
 from harness.planning.sweep import _reset, _write_sample, count_input
 from harness.planning.topology import Topology
-from harness.runner.mockproc import start_mock
+from harness.runner.mockproc import start_mock_for
 from harness.scenario import LoadedScenario
 
 DEFAULT_TIME_SCALE = 0.2  # calls >= ~0.1 s of wall time: runner + mock overhead a few %
@@ -54,10 +53,7 @@ def run_celery_sweep(loaded: LoadedScenario, workers: list[int], items: int | No
                         f"each, on as many local worker processes as workers; a shared Redis limiter"
                         + (f"; a sample of {n} of {n_full} items, scaled x{factor:.3g}" if n < n_full else ""))
     claims = sc.claims.rows_by_workers()
-    shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
-    files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
-    sets = [f"{k}={json.dumps(v)}" for k, v in sc.mock.items()]
-    with start_mock(shipped, profiles=files, sets=sets, time_scale=scale) as mock:
+    with start_mock_for(loaded, scale) as mock:
         data = _write_sample(loaded, work / "input.jsonl", n)
         for w in workers:
             topo = Topology(w, workers_per_process, size)

@@ -103,9 +103,8 @@ class ClaimChecker:
         base = [r.workers for r in self.table if r.speedup == 1]
         self.table_base = base[0] if base else 1
         self._cache: dict[tuple[int, int], Prediction] = {}
-        self.n_req = sum(self.model.attempts)
-        self.req_bytes = sum(a * c.request_bytes for a, c in zip(self.model.attempts, self.model.calls))
-        self.resp_bytes = sum(a * c.response_bytes for a, c in zip(self.model.attempts, self.model.calls))
+        self.n_req = self.model.requests_per_item()
+        self.req_bytes, self.resp_bytes = self.model.bytes_per_item()
 
     def predict(self, workers: int, items: int | None = None) -> Prediction:
         key = (workers, items or self.items)

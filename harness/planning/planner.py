@@ -114,6 +114,23 @@ class CapacityModel:
             total += c.latency_mean + retry_extra + hang_extra
         return total
 
+    def requests_per_item(self) -> float:
+        """Requests one item sends, retries included."""
+        return sum(self.attempts)
+
+    def bytes_per_item(self) -> tuple[float, float]:
+        """Request and response body bytes of one item, retries included."""
+        return (sum(a * c.request_bytes for a, c in zip(self.attempts, self.calls)),
+                sum(a * c.response_bytes for a, c in zip(self.attempts, self.calls)))
+
+    def per_target(self) -> dict[str, tuple[float, float, float]]:
+        """Per target: the requests, request bytes and response bytes of one item."""
+        out: dict[str, tuple[float, float, float]] = {}
+        for a, c in zip(self.attempts, self.calls):
+            n, out_b, in_b = out.get(c.target, (0.0, 0.0, 0.0))
+            out[c.target] = (n + a, out_b + a * c.request_bytes, in_b + a * c.response_bytes)
+        return out
+
     def item_time_quantile(self, z: float) -> float:
         return sum(c.quantile(z) for c in self.calls)
 
@@ -198,10 +215,9 @@ class CapacityModel:
                 best, best_t = c, t
         duration = best_t
         x = items / duration if duration > 0 else 0.0
-        n_req = sum(self.attempts)
+        n_req = self.requests_per_item()
         rps = x * n_req
-        req_b = sum(a * c.request_bytes for a, c in zip(self.attempts, self.calls))
-        resp_b = sum(a * c.response_bytes for a, c in zip(self.attempts, self.calls))
+        req_b, resp_b = self.bytes_per_item()
         conc = min(workers, x * t_item)
         client_burst = _client_burst(self.loaded)
         peak = max(rps, min(workers, client_burst) if client_burst else float(workers)) if t_item >= 1.0 else max(
@@ -300,6 +316,12 @@ def _endpoint(profile: Profile, name: str | None) -> Endpoint | None:
 def _client_burst(loaded: LoadedScenario) -> float | None:
     bursts = [t.limits.burst for t in loaded.scenario.targets.values() if t.limits.any_set()]
     return min((b or 1.0) for b in bursts) if bursts else None
+
+
+def start_burst(loaded: LoadedScenario | None, workers: int) -> int:
+    """Requests that go at once at the start: the workers, or the client-side burst where smaller."""
+    client = _client_burst(loaded) if loaded is not None else None
+    return int(min(workers, client)) if client else workers
 
 
 def _sample_rows(loaded: LoadedScenario, limit: int = 200) -> list[dict | None]:

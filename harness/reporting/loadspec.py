@@ -308,23 +308,16 @@ class LoadSpec:
     def from_plan(cls, loaded: LoadedScenario, items: int, workers: int, *, partner: str | None = None,
                   start: datetime | None = None) -> "LoadSpec":
         """What the scenario's profiles predict at ``workers`` for ``items`` (the capacity model)."""
-        from harness.planning.planner import CapacityModel, _client_burst
+        from harness.planning.planner import CapacityModel, start_burst
 
         if items <= 0:
             raise InvalidInput(f"--items must be > 0, got {items}")
         model = CapacityModel(loaded)
         pred = model.predict(workers, items)
-        n_req = sum(model.attempts)
-        req_b = sum(a * c.request_bytes for a, c in zip(model.attempts, model.calls)) / n_req
-        resp_b = sum(a * c.response_bytes for a, c in zip(model.attempts, model.calls)) / n_req
-        client_burst = _client_burst(loaded)
-        burst = int(min(workers, client_burst)) if client_burst else workers
-        targets: dict[str, list[float]] = {}
-        for a, c in zip(model.attempts, model.calls):
-            t = targets.setdefault(c.target, [0.0, 0.0, 0.0])
-            t[0] += a
-            t[1] += a * c.request_bytes
-            t[2] += a * c.response_bytes
+        n_req = model.requests_per_item()
+        out_b, in_b = model.bytes_per_item()
+        req_b, resp_b = out_b / n_req, in_b / n_req
+        burst = start_burst(loaded, workers)
         # errors: the profiles' fault rates, per request; an item fails when every attempt does
         max_attempts = loaded.scenario.retry.max_attempts
         err = 0.0
@@ -343,7 +336,7 @@ class LoadSpec:
             latency_s=_planned_latency(model), policy=ClientPolicy.from_scenario(loaded, workers), start=start,
             binding=str(pred.binding), risk=pred.risk, cost_total=pred.cost_total,
             scenario_path=str(loaded.path) if loaded.path else None,
-            targets=[TargetLoad(n, v[0], v[1] / v[0], v[2] / v[0]) for n, v in targets.items()],
+            targets=[TargetLoad(n, v[0], v[1] / v[0], v[2] / v[0]) for n, v in model.per_target().items()],
         )
         spec.claims = _claims(loaded, spec)
         spec.notes.append("Figures from the capacity model (harness/planner.py) over the scenario's profiles: "
@@ -356,7 +349,7 @@ class LoadSpec:
                  start: datetime | None = None) -> "LoadSpec":
         """What a finished run measured (its checkpoint's summary), in real time. ``items``
         projects the measured rates to a larger batch (default: the items of that run)."""
-        from harness.planning.planner import _client_burst
+        from harness.planning.planner import start_burst
         from harness.scenario import load_scenario
 
         meta = read_run_meta(checkpoint)
@@ -385,8 +378,7 @@ class LoadSpec:
         # second, so short requests at a compressed time scale slip between samples)
         peak_in_flight = int(s.get("peak_in_flight") or 0)
         concurrency = max(workers, peak_in_flight)
-        client_burst = _client_burst(loaded) if loaded else None
-        burst = int(min(concurrency, client_burst)) if client_burst else concurrency
+        burst = start_burst(loaded, concurrency)
         rps = requests / real
         measured_peak = s.get("peak_requests_per_second_real")
         if measured_peak:
@@ -496,7 +488,7 @@ def _planned_429_share(model, workers: int) -> float:
     pace = min(offered, client)
     share = 0.0
     for c in cons:
-        if c.server_side and "capacity" not in c.name and pace > c.rate * 1.0001 and math.isfinite(pace):
+        if c.server_side and c.limit != "capacity" and pace > c.rate * 1.0001 and math.isfinite(pace):
             share = max(share, 1.0 - c.rate / pace)
     return share
 

@@ -56,7 +56,7 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
     workers; returns the summary dictionary (as :func:`harness.runner.run.execute`)."""
     from harness.runner.run import build_targets, preflight
     from harness.runner.inputs import count_items
-    from harness.runner.mockproc import start_mock
+    from harness.runner.mockproc import start_mock_for
     from harness.runner.progress import ProgressDisplay, summary_table
 
     console = console or Console(stderr=True)
@@ -106,12 +106,7 @@ def execute_distributed(loaded, config, copts: CeleryOptions, console: Console |
         if copts.mock_base is not None:
             mock_base = copts.mock_base
         elif req.target == "mock" and any(t.mock_url is None for t in loaded.scenario.targets.values()):
-            import json
-
-            shipped = sorted({s for s in loaded.profile_sources.values() if "/" not in s and "\\" not in s})
-            files = sorted({s for s in loaded.profile_sources.values() if "/" in s or "\\" in s})
-            sets = [f"{k}={json.dumps(v)}" for k, v in loaded.scenario.mock.items()]
-            mock = stack.enter_context(start_mock(shipped, profiles=files, sets=sets, time_scale=opts.time_scale))
+            mock = stack.enter_context(start_mock_for(loaded, opts.time_scale))
             mock_base = mock.base_url
         preflight(build_targets(loaded, req.target, mock_base, opts.time_scale))
         if plan is None:
