@@ -23,21 +23,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import random
-import re
 import uuid as _uuid
-from typing import Any, Callable
+from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+
+from .templating import Render, compile_string, compile_tree
 
 __all__ = ["compile_response", "ResponseTemplateError"]
 
-_SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 _WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
           "quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
 _env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-Render = Callable[[dict[str, Any]], Any]
 
 
 class ResponseTemplateError(ValueError):
@@ -46,43 +44,14 @@ class ResponseTemplateError(ValueError):
 
 def compile_response(template: Any, where: str) -> Render:
     """Compile every string of ``template`` once; returns ``render(context)``."""
-    if isinstance(template, str):
-        return _compile_string(template, where)
-    if isinstance(template, dict):
-        parts = [(k, compile_response(v, f"{where}.{k}")) for k, v in template.items()]
-        return lambda ctx: {k: r(ctx) for k, r in parts}
-    if isinstance(template, list):
-        items = [compile_response(v, f"{where}[{i}]") for i, v in enumerate(template)]
-        return lambda ctx: [r(ctx) for r in items]
-    return lambda ctx: template
+    return compile_tree(template, where, _compile_string)
 
 
 def _compile_string(text: str, where: str) -> Render:
-    if "{{" not in text and "{%" not in text:
-        return lambda ctx: text
-    try:
-        m = _SINGLE.match(text)
-        if m and "{{" not in m.group(1):
-            expr = _env.compile_expression(m.group(1).strip(), undefined_to_none=False)
+    def error(exc: Exception) -> ResponseTemplateError:
+        return ResponseTemplateError(f"{where}: {text!r}: {exc}")
 
-            def render_expr(ctx: dict[str, Any]) -> Any:
-                try:
-                    return expr(**ctx)
-                except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
-                    raise ResponseTemplateError(f"{where}: {text!r}: {exc}") from None
-
-            return render_expr
-        tmpl = _env.from_string(text)
-    except TemplateError as exc:
-        raise ResponseTemplateError(f"{where}: {text!r}: {exc}") from None
-
-    def render_text(ctx: dict[str, Any]) -> str:
-        try:
-            return tmpl.render(ctx)
-        except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
-            raise ResponseTemplateError(f"{where}: {text!r}: {exc}") from None
-
-    return render_text
+    return compile_string(_env, text, invalid=error, failed=error)
 
 
 def context(rng: random.Random, *, request_id: str, endpoint: str, body: Any, params: dict[str, str],

@@ -14,16 +14,17 @@ import re
 from typing import Any, Callable
 from urllib.parse import quote
 
-from jinja2 import Environment, StrictUndefined, TemplateError, Undefined
+from jinja2 import Environment, StrictUndefined, TemplateError
+
+from mock_servers.templating import Render, compile_string, render_template
+from mock_servers.templating import compile_tree as _compile_tree
 
 from harness.errors import TemplateFailure
-
-_SINGLE = re.compile(r"^\s*\{\{(.*)\}\}\s*$", re.S)
 
 _env = Environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 _env.filters["tojson_compact"] = lambda v: __import__("orjson").dumps(v).decode()
 
-Renderer = Callable[[dict[str, Any]], Any]
+Renderer = Render
 
 
 class _Raw(str):
@@ -65,15 +66,8 @@ def compile_path(text: Any, where: str = "") -> Renderer:
         try:
             template = _path_env.from_string(text)
         except TemplateError as exc:
-            raise ValueError(f"{where or 'template'} {text!r}: {exc}") from None
-
-        def render_blocks(ctx: dict[str, Any]) -> str:
-            try:
-                return template.render(ctx)
-            except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
-                raise TemplateFailure(f"{where or 'template'} {text!r}: {_reason(exc)}") from None
-
-        return render_blocks
+            raise _invalid(text, where)(exc) from None
+        return render_template(template, _failed(text, where))
     pieces: list[tuple[str, Renderer, bool]] = []
     pos = 0
     for m in _EXPR.finditer(text):
@@ -99,48 +93,27 @@ def compile_path(text: Any, where: str = "") -> Renderer:
 
 def compile_tree(value: Any, where: str = "") -> Renderer:
     """Compile every string in ``value`` (dicts and lists walked); returns ``render(context)``."""
-    if isinstance(value, str):
-        return _compile_string(value, where)
-    if isinstance(value, dict):
-        parts = [(k, compile_tree(v, f"{where}.{k}" if where else str(k))) for k, v in value.items()]
-        return lambda ctx: {k: r(ctx) for k, r in parts}
-    if isinstance(value, list):
-        items = [compile_tree(v, f"{where}[{i}]") for i, v in enumerate(value)]
-        return lambda ctx: [r(ctx) for r in items]
-    return lambda ctx: value
+    return _compile_tree(value, where, _compile_string)
 
 
 @functools.lru_cache(maxsize=4096)  # renderers are pure: the planner compiles each step once per sample row
 def _compile_string(text: str, where: str) -> Renderer:
-    if "{{" not in text and "{%" not in text:
-        return lambda ctx: text
-    try:
-        m = _SINGLE.match(text)
-        if m and "{{" not in m.group(1) and "}}" not in m.group(1):
-            expr = _env.compile_expression(m.group(1).strip(), undefined_to_none=False)
+    return compile_string(_env, text, invalid=_invalid(text, where), failed=_failed(text, where), fast=_fast)
 
-            def render_expr(ctx: dict[str, Any]) -> Any:
-                try:
-                    value = expr(**ctx)
-                    if isinstance(value, Undefined):
-                        value._fail_with_undefined_error()
-                    return value
-                except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
-                    raise TemplateFailure(f"{where or 'template'} {text!r}: {_reason(exc)}") from None
 
-            path = _path(m.group(1).strip())
-            return render_expr if path is None else _path_renderer(path, render_expr)
-        template = _env.from_string(text)
-    except TemplateError as exc:
-        raise ValueError(f"{where or 'template'} {text!r}: {exc}") from None
+def _invalid(text: str, where: str) -> Callable[[Exception], Exception]:
+    """A template that does not compile: bad scenario input."""
+    return lambda exc: ValueError(f"{where or 'template'} {text!r}: {exc}")
 
-    def render_text(ctx: dict[str, Any]) -> str:
-        try:
-            return template.render(ctx)
-        except (TemplateError, LookupError, TypeError, ValueError, AttributeError) as exc:
-            raise TemplateFailure(f"{where or 'template'} {text!r}: {_reason(exc)}") from None
 
-    return render_text
+def _failed(text: str, where: str) -> Callable[[Exception], Exception]:
+    """A template that fails for an item (an undefined name, a bad lookup): the item fails."""
+    return lambda exc: TemplateFailure(f"{where or 'template'} {text!r}: {_reason(exc)}")
+
+
+def _fast(expression: str, render_expr: Renderer) -> Renderer:
+    path = _path(expression)
+    return render_expr if path is None else _path_renderer(path, render_expr)
 
 
 # A plain lookup path (``row.user_id``, ``response.choices[0].message.content``) is by far the

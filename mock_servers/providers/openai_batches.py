@@ -136,15 +136,20 @@ class OpenAIBatches:
         self.files[f.id] = f
         return self.provider.json(200, f.object(), self.provider._common_headers())
 
-    def _file(self, request: web.Request) -> StoredFile | web.Response:
+    def _stored(self, request: web.Request, table: dict[str, Any], id_param: str, missing: str,
+                param: str) -> Any:
+        """The object ``table`` holds under the path's ``id_param``, or the 401/404 to answer."""
         key = self.provider.api_key(request)
         if isinstance(key, web.Response):
             return key
-        fid = request.match_info["file_id"]
-        f = self.files.get(fid)
-        if f is None:
-            return self.provider.error(404, "not_found", f"No such File object: {fid}", param="id")
-        return f
+        oid = request.match_info[id_param]
+        found = table.get(oid)
+        if found is None:
+            return self.provider.error(404, "not_found", missing.format(oid), param=param)
+        return found
+
+    def _file(self, request: web.Request) -> StoredFile | web.Response:
+        return self._stored(request, self.files, "file_id", "No such File object: {}", "id")
 
     async def list_files(self, request: web.Request) -> web.StreamResponse:
         key = self.provider.api_key(request)
@@ -267,14 +272,7 @@ class OpenAIBatches:
         return lines, errors, model
 
     def _batch(self, request: web.Request) -> Batch | web.Response:
-        key = self.provider.api_key(request)
-        if isinstance(key, web.Response):
-            return key
-        bid = request.match_info["batch_id"]
-        b = self.batches.get(bid)
-        if b is None:
-            return self.provider.error(404, "not_found", f"No batch found with id '{bid}'.", param="batch_id")
-        return b
+        return self._stored(request, self.batches, "batch_id", "No batch found with id '{}'.", "batch_id")
 
     async def retrieve_batch(self, request: web.Request) -> web.StreamResponse:
         b = self._batch(request)

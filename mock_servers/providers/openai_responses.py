@@ -15,7 +15,7 @@ import hashlib
 import math
 import struct
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 from aiohttp import web
@@ -143,7 +143,9 @@ def _checked(provider: "OpenAIProvider", body: Any) -> tuple["ModelRuntime", int
     return model, prompt, max_out
 
 
-async def create_response(provider: "OpenAIProvider", request: web.Request) -> web.StreamResponse:
+async def _checked_request(provider: "OpenAIProvider", request: web.Request,
+                           check: Callable[["OpenAIProvider", Any], Any]) -> tuple[str, Any, Any] | web.Response:
+    """The caller's key, the parsed JSON body and what ``check`` makes of it, or the 401/400 to answer."""
     key = provider.api_key(request)
     if isinstance(key, web.Response):
         return key
@@ -151,10 +153,15 @@ async def create_response(provider: "OpenAIProvider", request: web.Request) -> w
         body = parse_json(await request.read())
     except ValueError:
         return provider.error(400, "bad_request", INVALID_JSON)
-    checked = _checked(provider, body)
-    if isinstance(checked, web.Response):
-        return checked
-    model, prompt, max_out = checked
+    checked = check(provider, body)
+    return checked if isinstance(checked, web.Response) else (key, body, checked)
+
+
+async def create_response(provider: "OpenAIProvider", request: web.Request) -> web.StreamResponse:
+    asked = await _checked_request(provider, request, _checked)
+    if isinstance(asked, web.Response):
+        return asked
+    key, body, (model, prompt, max_out) = asked
     admitted = provider.admit(key, model, provider.cost(LLMRequest(model.name, prompt, max_out)))
     if isinstance(admitted, web.Response):
         return admitted
@@ -309,16 +316,10 @@ def _embedding_checked(provider: "OpenAIProvider", body: Any) -> "ModelRuntime |
 
 
 async def create_embeddings(provider: "OpenAIProvider", request: web.Request) -> web.StreamResponse:
-    key = provider.api_key(request)
-    if isinstance(key, web.Response):
-        return key
-    try:
-        body = parse_json(await request.read())
-    except ValueError:
-        return provider.error(400, "bad_request", INVALID_JSON)
-    model = _embedding_checked(provider, body)
-    if isinstance(model, web.Response):
-        return model
+    asked = await _checked_request(provider, request, _embedding_checked)
+    if isinstance(asked, web.Response):
+        return asked
+    key, body, model = asked
     payload, tokens = _embed(body, model)
     admitted = provider.admit(key, model, provider.cost(LLMRequest(model.name, tokens, 0)))
     if isinstance(admitted, web.Response):
