@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -33,6 +34,27 @@ REPO = Path(__file__).resolve().parents[2]
 GRAFANA = REPO / "grafana"
 PROM_DIR = GRAFANA / "prometheus"
 DASHBOARDS = GRAFANA / "dashboards"
+
+# an image tag that names a release (1.2.3, v2.45.0, 7.2.4-alpine), never "latest"
+PINNED = re.compile(r"^[a-z0-9./_-]+:(v?\d+\.\d+\.\d+)([.-][a-z0-9.-]+)?$")
+
+
+@pytest.fixture(scope="module")
+def compose(request) -> dict:
+    """The Compose file the test module names in ``COMPOSE``, parsed."""
+    return yaml.safe_load(request.module.COMPOSE.read_text())
+
+
+def compose_config_problems(compose_file: Path) -> str | None:
+    """What `docker-compose config` says is wrong with ``compose_file`` (None: it validates).
+    Debian's docker-compose checks the file against the Compose schema without a Docker engine;
+    scripts/system-deps.sh installs it."""
+    exe = shutil.which("docker-compose")
+    assert exe is not None, "docker-compose missing: run scripts/system-deps.sh (make test does)"
+    r = subprocess.run([exe, "-f", str(compose_file), "--profile", "run", "config", "--quiet"],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    return None if r.returncode == 0 else r.stderr
+
 
 SCRAPE_INTERVAL = "1s"
 # /metrics stays up this long after the run: six 1 s scrapes, of which the tests want two of the

@@ -63,6 +63,19 @@ def write_scenario(root: Path, doc: dict[str, Any], rows: int | Sequence[dict], 
                    root / f"{name}-summary.json")
 
 
+def research_scenario(**rest: Any) -> dict[str, Any]:
+    """A scenario of one call per item to the ``research`` REST profile, its answer's id kept
+    (``rest``: workers, timeout, retry, mock, ...)."""
+    return {
+        "targets": {"api": {"profile": "research"}},
+        "steps": [{"name": "research", "target": "api", "path": "/v1/research",
+                   "json": {"company": "{{ row.id }}", "contact": "{{ row.text }}"},
+                   "keep": {"research_id": "{{ response.id }}"}}],
+        "output": {"columns": ["id", "status", "error", "research_id"]},
+        **rest,
+    }
+
+
 @dataclass
 class InProcessRun:
     summary: dict

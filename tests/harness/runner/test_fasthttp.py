@@ -130,6 +130,19 @@ async def _get(t: FastTransport, url: str, *, method: str = "GET", body: bytes |
     return await t.request(method, url, headers=headers or {}, body=body, timeout=timeout)
 
 
+async def _failure(handler, path: str = "/", **request) -> tuple[TransportError, "RawServer"]:
+    """The TransportError a fresh transport gets for one request to a raw server running
+    ``handler``, and the server (its connection count)."""
+    async with RawServer(handler) as srv:
+        t = FastTransport()
+        try:
+            with pytest.raises(TransportError) as ei:
+                await _get(t, srv.url + path, **request)
+        finally:
+            await t.close()
+    return ei.value, srv
+
+
 # -- raw servers -----------------------------------------------------------------------------------
 class RawServer:
     """``handler(reader, writer, conn_index)`` per connection; counts connections."""
@@ -267,12 +280,8 @@ async def test_bad_gzip_is_a_connection_error():
         await writer.drain()
         await asyncio.sleep(0.5)
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/")
-        assert ei.value.outcome == "connection_error" and "decode" in str(ei.value)
-        await t.close()
+    err, _ = await _failure(handler)
+    assert err.outcome == "connection_error" and "decode" in str(err)
 
 
 async def test_no_body_answers(server, client):
@@ -380,13 +389,9 @@ async def test_server_closing_mid_body(framing):
         await writer.drain()
         writer.close()
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/")
-        assert ei.value.outcome == "connection_error" and str(ei.value).startswith("response cut off")
-        assert srv.connections == 1  # an answer was under way: never retried
-        await t.close()
+    err, srv = await _failure(handler)
+    assert err.outcome == "connection_error" and str(err).startswith("response cut off")
+    assert srv.connections == 1  # an answer was under way: never retried
 
 
 async def test_server_closing_mid_headers():
@@ -396,12 +401,8 @@ async def test_server_closing_mid_headers():
         await writer.drain()
         writer.close()
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/")
-        assert ei.value.outcome == "connection_error" and str(ei.value).startswith("connection lost")
-        await t.close()
+    err, _ = await _failure(handler)
+    assert err.outcome == "connection_error" and str(err).startswith("connection lost")
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -415,13 +416,9 @@ async def test_server_reset_is_connection_error():
         await _read_request(reader)
         _reset(writer)
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/", method="POST", body=b"{}")
-        assert ei.value.outcome == "connection_error" and str(ei.value).startswith("connection lost")
-        assert srv.connections == 1  # a fresh connection is never retried
-        await t.close()
+    err, srv = await _failure(handler, method="POST", body=b"{}")
+    assert err.outcome == "connection_error" and str(err).startswith("connection lost")
+    assert srv.connections == 1  # a fresh connection is never retried
 
 
 async def test_server_reset_mid_body_is_connection_error():
@@ -432,12 +429,8 @@ async def test_server_reset_mid_body_is_connection_error():
         await asyncio.sleep(0.05)
         _reset(writer)
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/")
-        assert ei.value.outcome == "connection_error"
-        await t.close()
+    err, _ = await _failure(handler)
+    assert err.outcome == "connection_error"
 
 
 def _answer_once_then_drop(answer: bytes = b"first"):
@@ -567,12 +560,8 @@ async def test_garbage_answer_is_connection_error():
         await writer.drain()
         await asyncio.sleep(0.3)
 
-    async with RawServer(handler) as srv:
-        t = FastTransport()
-        with pytest.raises(TransportError) as ei:
-            await _get(t, srv.url + "/")
-        assert ei.value.outcome == "connection_error"
-        await t.close()
+    err, _ = await _failure(handler)
+    assert err.outcome == "connection_error"
 
 
 async def test_cancelled_request_drops_its_connection(server, client):

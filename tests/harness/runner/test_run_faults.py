@@ -14,7 +14,7 @@ import pytest
 
 import harness.runner.run
 
-from tests.harness.runutil import foreground_priority, http_get, metric_sum, run_in_process, write_scenario
+from tests.harness.runutil import foreground_priority, http_get, metric_sum, research_scenario, run_in_process, write_scenario
 
 TIME_SCALE = 0.01
 LATENCY = 10.0  # profile seconds: 0.1 s wall
@@ -34,17 +34,16 @@ def _doc(faults: dict[str, float], workers: int, max_attempts: int) -> dict:
     mock = {"research.latency.median": LATENCY, "research.latency.p99": LATENCY,
             "research.faults.hang_seconds": HANG}
     mock.update({f"research.faults.{k}": v for k, v in faults.items()})
-    return {
-        "targets": {"api": {"profile": "research"}},
-        "steps": [{"name": "research", "target": "api", "path": "/v1/research",
-                   "json": {"company": "{{ row.id }}", "contact": "{{ row.text }}"},
-                   "keep": {"research_id": "{{ response.id }}"}}],
-        "workers": workers,
-        "timeout": TIMEOUT,
-        "retry": {"max_attempts": max_attempts, "base_delay": 1.0, "max_delay": 5.0, "jitter": "full"},
-        "output": {"columns": ["id", "status", "error", "research_id"]},
-        "mock": mock,
-    }
+    return research_scenario(
+        workers=workers, timeout=TIMEOUT, mock=mock,
+        retry={"max_attempts": max_attempts, "base_delay": 1.0, "max_delay": 5.0, "jitter": "full"})
+
+
+def _run(tmp_path, monkeypatch, faults: dict[str, float], items: int, *, max_attempts: int, workers: int = 40):
+    """A run of ``items`` on the mock with ``faults``: (workdir, summary, the mock's last /metrics)."""
+    wd = write_scenario(tmp_path, _doc(faults, workers=workers, max_attempts=max_attempts), items)
+    scraped = _capture_mock_metrics(monkeypatch)
+    return wd, run_in_process(wd, time_scale=TIME_SCALE, monkeypatch=monkeypatch).summary, scraped
 
 
 def _capture_mock_metrics(monkeypatch) -> list[str]:
@@ -75,11 +74,8 @@ def _faults(text: str) -> dict[str, float]:
 
 def test_injected_faults_are_retried_and_every_item_ends_done(tmp_path, monkeypatch):
     items = 2000
-    wd = write_scenario(tmp_path, _doc({"error_500": 0.02, "hang": 0.01, "reset": 0.005, "malformed": 0.005},
-                                       workers=40, max_attempts=6), items)
-    scraped = _capture_mock_metrics(monkeypatch)
-    run = run_in_process(wd, time_scale=TIME_SCALE, monkeypatch=monkeypatch)
-    s = run.summary
+    wd, s, scraped = _run(tmp_path, monkeypatch, {"error_500": 0.02, "hang": 0.01, "reset": 0.005,
+                                                  "malformed": 0.005}, items, max_attempts=6)
 
     assert s["stop_reason"] is None
     assert s["items_total"] == items and s["items_done"] + s["items_failed"] == items
@@ -118,11 +114,8 @@ _REASONS = {
 
 def test_without_retries_each_fault_fails_its_item_with_a_reason(tmp_path, monkeypatch):
     items = 400
-    wd = write_scenario(tmp_path, _doc({"error_500": 0.05, "hang": 0.05, "reset": 0.05, "malformed": 0.05},
-                                       workers=40, max_attempts=1), items)
-    scraped = _capture_mock_metrics(monkeypatch)
-    run = run_in_process(wd, time_scale=TIME_SCALE, monkeypatch=monkeypatch)
-    s = run.summary
+    wd, s, scraped = _run(tmp_path, monkeypatch, {"error_500": 0.05, "hang": 0.05, "reset": 0.05, "malformed": 0.05},
+                          items, max_attempts=1)
     rows = wd.rows()
     assert len(rows) == items and s["stop_reason"] is None
     injected = _faults(scraped[0])

@@ -32,7 +32,7 @@ import statistics
 
 import pytest
 
-from tests.harness.runutil import foreground_priority, run_in_process, write_scenario
+from tests.harness.runutil import foreground_priority, research_scenario, run_in_process, write_scenario
 
 BAR = 0.97
 TIME_SCALE = 0.01
@@ -56,17 +56,10 @@ def _priority():
 
 def _scenario(workers: int, latency_wall: float) -> dict:
     median = latency_wall / TIME_SCALE  # profile seconds
-    return {
-        "targets": {"api": {"profile": "research"}},
-        "steps": [{"name": "research", "target": "api", "path": "/v1/research",
-                   "json": {"company": "{{ row.id }}", "contact": "{{ row.text }}"},
-                   "keep": {"research_id": "{{ response.id }}"}}],
-        "workers": workers,
-        "timeout": median * 20,
-        "retry": {"max_attempts": 1},  # a retry would hide a failure; none is expected
-        "output": {"columns": ["id", "status", "error", "research_id"]},
-        "mock": {"research.latency.median": median, "research.latency.p99": median},
-    }
+    return research_scenario(
+        workers=workers, timeout=median * 20,
+        retry={"max_attempts": 1},  # a retry would hide a failure; none is expected
+        mock={"research.latency.median": median, "research.latency.p99": median})
 
 
 def _measure(tmp_path, monkeypatch, attempt: int, workers: int, latency: float, cycles: int, skip: int) -> dict:

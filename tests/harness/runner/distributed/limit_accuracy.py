@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from mock_servers.text import estimate_message_tokens
 
-from tests.harness.runutil import http_get, metric_sum, write_scenario
+from tests.harness.runutil import Scraper, metric_sum, write_scenario
 from tests.runner_support import ROOT
 
 TIME_SCALE = 0.05
@@ -73,7 +70,7 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     cmd = [sys.executable, "-m", "harness", "run", str(wd.scenario), "--engine", "celery", "--quiet",
            "--broker", broker, "--processes", str(processes), "--time-scale", str(TIME_SCALE),
            "--summary-json", str(wd.summary)]
-    scraper = _TimedScraper(mock.base_url + "/metrics")
+    scraper = Scraper(mock.base_url + "/metrics", interval=0.1, limit_seconds=150.0)
     with scraper.running():
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=150)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -87,8 +84,10 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
         # schedule), not when it got round to answering them (which stalls of a busy machine move)
         return count(text, "200") + count(text, "429") + metric_sum(text, "mock_in_flight_requests", provider="openai")
 
-    all_samples = [(t, rtt, arrived(text), count(text, "429")) for t, rtt, text in scraper.samples]
-    ok_final, n429 = count(scraper.samples[-1][2], "200"), all_samples[-1][3]
+    # each scrape at the midpoint of its round trip, with the round trip
+    timed = [((sent + done) / 2, done - sent, text) for (sent, done), (_, text) in zip(scraper.spans, scraper.samples)]
+    all_samples = [(t, rtt, arrived(text), count(text, "429")) for t, rtt, text in timed]
+    ok_final, n429 = count(timed[-1][2], "200"), all_samples[-1][3]
     # the window's ends: scrapes answered within 5 ms (their time known to +-2.5 ms), so a
     # scrape delayed by a busy machine does not stretch or shrink the window
     samples = [(t, ok, q) for t, rtt, ok, q in all_samples if rtt < 0.005] or \
@@ -106,39 +105,3 @@ def measure(tmp_path, mock_server, broker: str, processes: int, rpm: int, tpm: i
     burst = 1 * unit  # the scenario's burst: one call's worth
     return Accuracy(processes, binding, (ok1 - ok0) * unit, per_scaled_s * span + burst, span,
                     n429 / (ok_final + n429))
-
-
-class _TimedScraper:
-    """Scrapes /metrics every 0.1 s: (midpoint time, round trip, text) per scrape."""
-
-    def __init__(self, url: str, interval: float = 0.1, limit_seconds: float = 150.0) -> None:
-        self.url, self.interval, self.limit = url, interval, limit_seconds
-        self.samples: list[tuple[float, float, str]] = []
-
-    def _one(self) -> None:
-        t0 = time.perf_counter()
-        text = http_get(self.url, timeout=2.0)
-        t1 = time.perf_counter()
-        self.samples.append(((t0 + t1) / 2, t1 - t0, text))
-
-    @contextmanager
-    def running(self):
-        stop = threading.Event()
-
-        def loop() -> None:
-            deadline = time.monotonic() + self.limit
-            while not stop.is_set() and time.monotonic() < deadline:
-                try:
-                    self._one()
-                except OSError:
-                    pass
-                stop.wait(self.interval)
-
-        thread = threading.Thread(target=loop, daemon=True)
-        thread.start()
-        try:
-            yield self
-        finally:
-            stop.set()
-            thread.join(5.0)
-            self._one()
