@@ -12,6 +12,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 from typing import Sequence
@@ -101,6 +102,20 @@ def mock_requests(base_url: str, provider: str = "cardgenius", endpoint: str | N
             continue
         out[d["status"]] = out.get(d["status"], 0.0) + float(value)
     return out
+
+
+def settled_200s(base_url: str, endpoint: str = "recommend", *, timeout: float = 5.0, poll: float = 0.1) -> float:
+    """The mock's 200 count for ``endpoint`` once it stops moving (answers to a killed client
+    are still being counted for a moment), or its last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last = mock_requests(base_url, endpoint=endpoint).get("200", 0.0)
+    while time.monotonic() < deadline:
+        time.sleep(poll)
+        now = mock_requests(base_url, endpoint=endpoint).get("200", 0.0)
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def checkpoint_counts(path: Path) -> dict[str, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -133,6 +135,20 @@ def foreground_priority() -> Iterator[bool]:
         yield True
     finally:
         os.sched_setscheduler(0, old[0], old[1])
+
+
+@contextmanager
+def tmpfs(where: Path, options: str) -> Iterator[Path]:
+    """A tmpfs mounted at ``where`` (created here) with mount ``options`` (``size=2m``,
+    ``size=1m,ro``), lazily unmounted after: real disk-full and read-only places, root only."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.fail("this test mounts a tmpfs: it needs root and mount(8)")
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def harness_cmd(*args: str) -> list[str]:

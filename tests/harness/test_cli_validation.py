@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.runutil import REPO, harness_cmd, run_cli, write_scenario
+from tests.harness.runutil import REPO, harness_cmd, run_cli, tmpfs, write_scenario
 
 DOC = {"targets": {"cg": {"profile": "cardgenius"}},
        "steps": [{"name": "rec", "target": "cg", "method": "POST", "path": "/v1/recommendations",
@@ -27,13 +27,8 @@ def wide(monkeypatch) -> None:
 @pytest.fixture
 def readonly_dir(tmp_path: Path):
     """A read-only tmpfs: even root cannot write there (permission bits would not stop root)."""
-    d = tmp_path / "ro"
-    d.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(d)], check=True)
-    try:
+    with tmpfs(tmp_path / "ro", "size=1m,ro") as d:
         yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], check=False)
 
 
 def _refused(proc: subprocess.CompletedProcess, *words: str) -> None:

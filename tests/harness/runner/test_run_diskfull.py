@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.harness.runutil import run_cli, write_scenario
+from tests.harness.runutil import run_cli, tmpfs, write_scenario
 
 ITEMS = 20_000
 
@@ -26,15 +24,8 @@ ITEMS = 20_000
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 2 MB tmpfs (root only), unmounted after."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.fail("this test mounts a tmpfs: it needs root and mount(8)")
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], check=True)
-    try:
+    with tmpfs(tmp_path / "disk", "size=2m") as disk:
         yield disk
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def _scenario() -> dict:

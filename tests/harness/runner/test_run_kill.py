@@ -19,25 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.runner_support import (FAST_REST_SETS, ROOT, checkpoint_counts, expected_ids, harness_cmd,
-                                  mock_requests, read_ids, write_scenario, write_users)
+                                  mock_requests, read_ids, settled_200s, write_scenario, write_users)
 
 ITEMS = 20_000
 KILLS = 5
 WORKERS = 50
 SEED = int(os.environ.get("KILL_TEST_SEED", "0")) or random.randrange(1, 1_000_000)
-
-
-def _settle(base_url: str, timeout: float = 5.0) -> float:
-    """The mock's 200 count once it stops moving (answers to a killed client still being counted)."""
-    deadline = time.monotonic() + timeout
-    last = mock_requests(base_url, endpoint="recommend").get("200", 0.0)
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        now = mock_requests(base_url, endpoint="recommend").get("200", 0.0)
-        if now == last:
-            return now
-        last = now
-    return last
 
 
 def _kill_at(cmd: list[str], ckpt: Path, target: int) -> int:
@@ -83,7 +70,7 @@ def test_kill_9_five_times_then_resume(tmp_path, mock_server, record_property):
     for k, target in enumerate(targets):
         code = _kill_at(cmd + (["--resume"] if k else []), ckpt, max(target, done_before + 1))
         assert code == -signal.SIGKILL, f"kill {k + 1}: runner exited {code} before it was killed"
-        calls = _settle(mock.base_url)
+        calls = settled_200s(mock.base_url)
         done = checkpoint_counts(ckpt)["done"]
         assert done_before < done < ITEMS, f"kill {k + 1} did not land mid-run ({done_before} -> {done})"
         per_kill.append({"calls": int(calls - calls_before), "committed": done - done_before,
@@ -92,7 +79,7 @@ def test_kill_9_five_times_then_resume(tmp_path, mock_server, record_property):
 
     final = subprocess.run(cmd + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert final.returncode == 0, final.stderr[-3000:]
-    calls = _settle(mock.base_url)
+    calls = settled_200s(mock.base_url)
     final_calls = int(calls - calls_before)
     assert checkpoint_counts(ckpt) == {"done": ITEMS, "failed": 0}
 

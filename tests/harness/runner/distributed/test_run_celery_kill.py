@@ -22,8 +22,8 @@ import pytest
 import redis
 
 from harness.runner.distributed.keys import RunKeys
-from tests.runner_support import (FAST_REST_SETS, ROOT, expected_ids, mock_requests, read_ids, write_scenario,
-                                  write_users)
+from tests.runner_support import (FAST_REST_SETS, ROOT, expected_ids, mock_requests, read_ids, settled_200s,
+                                  write_scenario, write_users)
 
 ITEMS = 20_000
 KILLS = 5
@@ -34,18 +34,6 @@ SEED = int(os.environ.get("KILL_TEST_SEED", "0")) or random.randrange(1, 1_000_0
 
 def _done(client: redis.Redis, run_id: str) -> int:
     return sum(int(v.split()[0]) for v in client.hgetall(RunKeys(run_id).progress).values())
-
-
-def _settle(base_url: str, timeout: float = 10.0) -> float:
-    deadline = time.monotonic() + timeout
-    last = mock_requests(base_url, endpoint="recommend").get("200", 0.0)
-    while time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = mock_requests(base_url, endpoint="recommend").get("200", 0.0)
-        if now == last:
-            return now
-        last = now
-    return last
 
 
 @pytest.mark.timeout(300)
@@ -88,7 +76,7 @@ def test_kill_9_worker_processes_five_times(tmp_path, mock_server, redis_server,
             coordinator.wait()
         coordinator.stderr.close()
     assert code == 0, err[-3000:]
-    calls = int(_settle(mock.base_url))
+    calls = int(settled_200s(mock.base_url, timeout=10.0, poll=0.2))
     repeated = calls - ITEMS
     per_process = WORKERS // PROCESSES
     print(f"\nseed {SEED}; kills at {[t for t, _ in killed]} items (pids {[p for _, p in killed]}); "
