@@ -13,11 +13,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mock_servers.overrides import apply_override, split_key
 from mock_servers.profile import Profile, load_profile_data, shipped_profiles, validate_profile
+from mock_servers.yamlfile import read_mapping
 
 from harness.claims_spec import Claims
 from harness.errors import ScenarioError
@@ -181,14 +181,7 @@ def load_scenario(path: Path | str, overrides: dict[str, Any] | None = None,
                   extra_sets: dict[str, Any] | None = None) -> LoadedScenario:
     """Read and validate a scenario file; errors name the field, the value and the fix."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ScenarioError(f"scenario file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: a scenario is a YAML mapping")
+    data = read_mapping(path, "scenario", ScenarioError)
     if overrides:
         data.update(overrides)
     return scenario_from_data(data, path, extra_sets)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ProfileError
 from .latency import Z99, LLMLatency, lognormal_sigma  # noqa: F401 - Z99, lognormal_sigma re-exported
+from .yamlfile import read_mapping
 
 ProviderKind = Literal["openai", "anthropic", "spapi", "keepa", "rest"]
 
@@ -318,15 +318,7 @@ def shipped_profiles() -> dict[str, Path]:
 
 
 def load_profile_data(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ProfileError(f"profile file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a YAML mapping, got {type(data).__name__}")
-    return data
+    return read_mapping(path, "profile", ProfileError)
 
 
 def validate_profile(data: dict[str, Any], source: str) -> Profile:
