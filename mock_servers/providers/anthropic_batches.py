@@ -80,9 +80,6 @@ class AnthropicBatches:
         if isinstance(key, web.Response):
             return key
         settings = p.profile.batch
-        if (request.content_length or 0) > settings.max_bytes:
-            return p.error(413, "too_large", f"Request exceeds the maximum allowed size of {settings.max_bytes} bytes "
-                           "for a Message Batch.", type="request_too_large")
         try:
             body = orjson.loads(await request.read())
         except ValueError as exc:
