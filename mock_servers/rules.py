@@ -293,6 +293,9 @@ class SPAPIRules(ProviderRules):
         return out
 
 
+FINDER = "query"  # Keepa's Product Finder endpoint
+
+
 class KeepaRules(ProviderRules):
     """A token balance per key that refills every minute; the body says when (``refillIn``)."""
 
@@ -311,7 +314,10 @@ class KeepaRules(ProviderRules):
 
     def endpoint_cost(self, profile: Profile, endpoint: str | None) -> int:
         ep = _endpoint(profile, endpoint)
-        return ep.cost if ep is not None else 1
+        cost = ep.cost if ep is not None else 1
+        if ep is not None and ep.name == FINDER:
+            cost += 1  # the Product Finder's base, plus 1 per 100 ASINs of its default page (50)
+        return cost
 
     def server_limits(self, profile: Profile, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         cost = sum(c.attempts * self.endpoint_cost(profile, c.endpoint) for c in calls)
