@@ -115,12 +115,21 @@ def test_openai_past_the_limit_is_the_edges_html_413(mock) -> None:
     assert ok.choices[0].message.content
 
 
-def test_a_413_is_not_a_rate_limit(mock_server) -> None:
-    """A 413 is permanent (the SDK raises its own class, not RateLimitError) and no bucket counts it."""
-    mock = mock_server(["anthropic"], time_scale=0.01, sets=["anthropic.max_request_bytes=1000"], seed=1)
-    client = anthropic.Anthropic(base_url=mock.url("anthropic"), api_key="sk-ant-size", max_retries=3)
+def test_a_413_is_not_retried_nor_a_rate_limit(mock) -> None:
+    """A 413 is permanent: with retries on, each SDK sends the request once and raises its own
+    class (not RateLimitError); no bucket counts it."""
+    sent: list[str] = []
+    hooks = {"request": [lambda request: sent.append(str(request.url))]}
+    an = anthropic.Anthropic(base_url=mock.url("anthropic"), api_key="sk-ant-size", max_retries=3,
+                             http_client=anthropic.DefaultHttpxClient(event_hooks=hooks, timeout=10))
     with pytest.raises(anthropic.ContentTooLargeError):
-        client.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": _text(2000)}])
+        an.messages.create(model=MODEL, max_tokens=10, messages=[{"role": "user", "content": _text(120_000)}])
+    oa = openai.OpenAI(base_url=mock.url("openai") + "/v1", api_key="sk-size", max_retries=3,
+                       http_client=openai.DefaultHttpxClient(event_hooks=hooks, timeout=10))
+    with pytest.raises(openai.APIStatusError) as info:
+        oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": _text(120_000)}])
+    assert info.value.status_code == 413 and not isinstance(info.value, openai.RateLimitError)
+    assert len(sent) == 2, sent  # one each
     metrics = httpx.get(mock.base_url + "/metrics", timeout=5).text
     assert "mock_rate_limited_total{" not in metrics
 
