@@ -23,6 +23,7 @@ from harness.scenario import LoadedScenario, PlannedCall
 from harness.runner.templates import TemplateFailure, compile_tree
 
 _GRID = 2000  # quantile grid for expectations of maxima and capped means
+REQUEST_QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 
 @dataclass
@@ -119,6 +120,17 @@ class CapacityModel:
 
     def item_time_ppf(self, p: float) -> float:
         return sum(c.latency.ppf(p) for c in self.calls)
+
+    def request_latency(self) -> dict[str, float]:
+        """Per-request latency: the mean and p50/p95/p99 of the mixture of the item's calls
+        (weighted by their attempts), each call's from its own latency object, so an LLM
+        call's tail holds the spread of its output length, not the median output's time."""
+        calls = [(a, c) for a, c in zip(self.attempts, self.calls) if a > 0]
+        total = sum(a for a, _ in calls)
+        out = {"mean": sum(a * c.latency_mean for a, c in calls) / total}
+        for name, q in REQUEST_QUANTILES:
+            out[name] = calls[0][1].latency.ppf(q) if len(calls) == 1 else _mixture_ppf(calls, total, q)
+        return out
 
     def expected_max_item_time(self, k: int) -> float:
         """E[max of k item times] (the tail of the last round of a batch)."""
@@ -233,6 +245,20 @@ class CapacityModel:
                 what = "queueing, then 503s" if c.limit == "capacity" else "429s"
                 risks.append(f"{what}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
         return "; ".join(risks) if risks else "none"
+
+
+def _mixture_ppf(calls: list[tuple[float, CallModel]], total: float, q: float) -> float:
+    """The ``q`` quantile of a mixture of call latencies, by bisection on its cdf (monotone, a
+    step function for an LLM call's table). No mixture quantile lies above the largest of the
+    calls' own; twice that bounds it with room for the table's interpolation."""
+    lo, hi = 0.0, 2.0 * max(c.latency.ppf(q) for _, c in calls) + 1e-9
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if sum(a * c.latency.cdf(mid) for a, c in calls) / total < q:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 def _expected_attempts(p: float, cap: int) -> float:
