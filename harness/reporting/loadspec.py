@@ -457,7 +457,7 @@ def _default_partner(loaded: LoadedScenario) -> str:
 def _planned_429_share(model, workers: int) -> float:
     """The share of first attempts a server limit refuses when the workers' pace outruns it and
     no client-side limit covers it (before the adaptive limit backs off: a worst case)."""
-    cons = model.constraints()
+    cons = model.constraints(workers)
     t_item = model.item_time()
     offered = workers / t_item if t_item > 0 else math.inf
     client = min((c.rate for c in cons if not c.server_side), default=math.inf)
