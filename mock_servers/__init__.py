@@ -4,19 +4,31 @@ One process serves every chosen provider under its own path prefix, from provide
 (YAML) that the batch runner and the capacity planner read too.
 """
 
-from .app import create_app, load_profiles
-from .errors import MockError, ProfileError
-from .profile import Profile, shipped_profiles
-from .providers.base import MockContext
-from .timescale import TimeScale
+from __future__ import annotations
 
-__all__ = [
-    "MockContext",
-    "MockError",
-    "Profile",
-    "ProfileError",
-    "TimeScale",
-    "create_app",
-    "load_profiles",
-    "shipped_profiles",
-]
+import importlib
+from typing import Any
+
+# the names import lazily (PEP 562): the runner and planner read mock_servers.rules and
+# mock_servers.profile without paying for the aiohttp server behind create_app
+_WHERE = {
+    "MockContext": ".providers.base",
+    "MockError": ".errors",
+    "Profile": ".profile",
+    "ProfileError": ".errors",
+    "TimeScale": ".timescale",
+    "create_app": ".app",
+    "load_profiles": ".app",
+    "shipped_profiles": ".profile",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mock_servers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

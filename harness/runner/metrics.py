@@ -1,13 +1,18 @@
 """The runner's Prometheus metrics (``harness_`` prefix; the README lists them).
 
 Base units, ``_total`` counters, bounded labels (target and endpoint names come from the
-scenario, never from URLs or item ids) and a ``run_id`` label on everything. Children are
-cached: ``labels()`` costs a lookup and a lock per call, and the hot path counts every request.
+scenario, never from URLs or item ids) and a ``run_id`` label on everything. The families are
+the lock-free ones of :mod:`harness.runner.plain_metrics` (an update is an attribute add, read at
+scrape time), and children are cached, since the hot path counts every request.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
+
+from harness.runner.plain_metrics import PlainCounter as Counter
+from harness.runner.plain_metrics import PlainGauge as Gauge
+from harness.runner.plain_metrics import PlainHistogram as Histogram
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -19,31 +24,31 @@ class RunnerMetrics:
         r = self.registry
         self.requests = Counter("harness_requests_total", "Requests by outcome (ok, rate_limited, server_error, "
                                 "client_error, timeout, connection_error).",
-                                ["run_id", "target", "endpoint", "outcome"], registry=r)
+                                ["run_id", "target", "endpoint", "outcome"], r)
         self.duration = Histogram("harness_request_duration_seconds", "Request latency as the runner saw it.",
-                                  ["run_id", "target", "endpoint"], buckets=DURATION_BUCKETS, registry=r)
-        self.in_flight = Gauge("harness_in_flight_requests", "HTTP requests in flight now.", ["run_id"], registry=r)
+                                  ["run_id", "target", "endpoint"], r, buckets=DURATION_BUCKETS)
+        self.in_flight = Gauge("harness_in_flight_requests", "HTTP requests in flight now.", ["run_id"], r)
         self.concurrency_limit = Gauge("harness_concurrency_limit", "The adaptive (AIMD) concurrency limit now.",
-                                       ["run_id"], registry=r)
-        self.workers = Gauge("harness_workers", "The --workers cap on requests in flight.", ["run_id"], registry=r)
+                                       ["run_id"], r)
+        self.workers = Gauge("harness_workers", "The --workers cap on requests in flight.", ["run_id"], r)
         self.request_bytes = Counter("harness_request_bytes_total", "Request body bytes sent.",
-                                     ["run_id", "target"], registry=r)
+                                     ["run_id", "target"], r)
         self.response_bytes = Counter("harness_response_bytes_total", "Response body bytes received.",
-                                      ["run_id", "target"], registry=r)
+                                      ["run_id", "target"], r)
         self.retries = Counter("harness_retries_total", "Retries by the outcome that caused them.",
-                               ["run_id", "reason"], registry=r)
+                               ["run_id", "reason"], r)
         self.limiter_wait = Counter("harness_limiter_wait_seconds_total", "Time spent waiting for the client-side "
-                                    "rate limiter.", ["run_id", "target"], registry=r)
+                                    "rate limiter.", ["run_id", "target"], r)
         self.items = Counter("harness_items_total", "Items finished, by status (done, failed).",
-                             ["run_id", "status"], registry=r)
-        self.items_planned = Gauge("harness_items_planned", "Items in this run's input.", ["run_id"], registry=r)
-        self.eta = Gauge("harness_eta_seconds", "Estimated seconds to finish.", ["run_id"], registry=r)
+                             ["run_id", "status"], r)
+        self.items_planned = Gauge("harness_items_planned", "Items in this run's input.", ["run_id"], r)
+        self.eta = Gauge("harness_eta_seconds", "Estimated seconds to finish.", ["run_id"], r)
         self.planned_duration = Gauge("harness_planned_duration_seconds", "The capacity model's predicted duration "
-                                      "of this run (wall-clock seconds).", ["run_id"], registry=r)
+                                      "of this run (wall-clock seconds).", ["run_id"], r)
         self.tokens = Counter("harness_tokens_total", "LLM tokens by kind (input, output).",
-                              ["run_id", "kind"], registry=r)
+                              ["run_id", "kind"], r)
         self.cost = Counter("harness_cost_dollars_total", "Spend so far, from response usage and profile prices.",
-                            ["run_id"], registry=r)
+                            ["run_id"], r)
         self._cache: dict[tuple, object] = {}
         self.workers_g = self.workers.labels(run_id)
         self.in_flight_g = self.in_flight.labels(run_id)

@@ -9,6 +9,7 @@ once per scenario; an undefined name fails the item with the template and the re
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 from urllib.parse import quote
@@ -109,6 +110,7 @@ def compile_tree(value: Any, where: str = "") -> Renderer:
     return lambda ctx: value
 
 
+@functools.lru_cache(maxsize=4096)  # renderers are pure: the planner compiles each step once per sample row
 def _compile_string(text: str, where: str) -> Renderer:
     if "{{" not in text and "{%" not in text:
         return lambda ctx: text

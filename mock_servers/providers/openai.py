@@ -11,7 +11,6 @@ import math
 import time
 from typing import Any
 
-from dataclasses import replace
 
 import orjson
 from aiohttp import web
@@ -155,7 +154,7 @@ class OpenAIProvider(LLMProvider):
             return checked
         model, messages, max_tokens, stream, include_usage = checked
 
-        asked = replace(self.rules.llm_request(self.profile, body), max_tokens=max_tokens)
+        asked = self.rules.llm_request(self.profile, body)  # validated: its max_tokens is _validate's
         prompt_tokens = asked.prompt_tokens
         if self.profile.strict:
             bad = strict.chat(body, model.spec, prompt_tokens)
