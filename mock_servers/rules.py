@@ -165,6 +165,16 @@ class ProviderRules:
         """Tokens one call of ``endpoint`` spends from a token balance (Keepa)."""
         return 1
 
+    # -- request size ----------------------------------------------------------------------------
+    def request_size_limit(self, profile: Profile, path: str) -> int | None:
+        """Largest request body the real API takes on ``path`` (below the mount), None for none
+        documented; a lenient (``strict: false``) profile has none."""
+        return profile.max_request_bytes if profile.strict else None
+
+    def smallest_request_size_limit(self, profile: Profile) -> int | None:
+        """The lowest of this profile's size limits: bodies below it need no per-path look-up."""
+        return self.request_size_limit(profile, "/")
+
 
 def _units(calls: Sequence[PlannedUse], dim: str) -> float:
     return sum(c.attempts * c.units.get(dim, 0.0) for c in calls)
@@ -205,6 +215,9 @@ class OpenAIRules(ProviderRules):
         return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"), "tokens_per_minute")
 
 
+BATCHES_PATH = "/v1/messages/batches"
+
+
 class AnthropicRules(ProviderRules):
     """Input tokens count toward ITPM, ``max_tokens`` toward OTPM at admission (the unused part
     is refunded after the call); TPM, where a profile gives it, reads input tokens."""
@@ -234,6 +247,21 @@ class AnthropicRules(ProviderRules):
 
     def bucket_key(self, client: str, operation: str | None = None) -> Hashable:
         return (client, operation)  # per API key and model
+
+    def request_size_limit(self, profile: Profile, path: str) -> int | None:
+        """32 MB for Messages and count_tokens, 256 MB (the batch's ``max_bytes``) for Message
+        Batches (platform.claude.com/docs/en/api/overview#request-size-limits)."""
+        if not profile.strict:
+            return None
+        if path.startswith(BATCHES_PATH):
+            return profile.batch.max_bytes
+        return profile.max_request_bytes
+
+    def smallest_request_size_limit(self, profile: Profile) -> int | None:
+        if not profile.strict:
+            return None
+        limits = [v for v in (profile.max_request_bytes, profile.batch.max_bytes) if v is not None]
+        return min(limits) if limits else None
 
     def usage(self, body: Any) -> Usage:
         usage = body.get("usage") if isinstance(body, dict) else None
@@ -268,6 +296,9 @@ class SPAPIRules(ProviderRules):
         return out
 
 
+FINDER = "query"  # Keepa's Product Finder endpoint
+
+
 class KeepaRules(ProviderRules):
     """A token balance per key that refills every minute; the body says when (``refillIn``)."""
 
@@ -286,7 +317,10 @@ class KeepaRules(ProviderRules):
 
     def endpoint_cost(self, profile: Profile, endpoint: str | None) -> int:
         ep = _endpoint(profile, endpoint)
-        return ep.cost if ep is not None else 1
+        cost = ep.cost if ep is not None else 1
+        if ep is not None and ep.name == FINDER:
+            cost += 1  # the Product Finder's base, plus 1 per 100 ASINs of its default page (50)
+        return cost
 
     def server_limits(self, profile: Profile, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         cost = sum(c.attempts * self.endpoint_cost(profile, c.endpoint) for c in calls)
