@@ -67,12 +67,14 @@ class BatchAPI:
 @dataclass(frozen=True, slots=True)
 class ServerLimit:
     """A server-side bucket: ``per_minute`` units refill, ``burst`` units at once, and the
-    ``units`` one item takes from it."""
+    ``units`` one item takes from it. ``dimension`` names it as a client's limiter and the
+    limit headers do (``tokens_per_minute``, ...; empty when no header states it)."""
 
     label: str
     per_minute: float
     units: float
     burst: float
+    dimension: str = ""
 
 
 class ProviderRules:
@@ -164,11 +166,12 @@ class ProviderRules:
         """The server's buckets one item of these calls draws from."""
         lim = self.limits(profile, calls[0].endpoint if calls else None)
         n = sum(c.attempts for c in calls)
-        out = [ServerLimit("requests/min", lim.requests_per_minute, n, lim.requests_per_minute or 0)] \
+        out = [ServerLimit("requests/min", lim.requests_per_minute, n, lim.requests_per_minute or 0,
+                           "requests_per_minute")] \
             if lim.requests_per_minute else []
         out += self.token_limits(lim, calls)
         if lim.requests_per_second:
-            out.append(ServerLimit("requests/s", lim.requests_per_second * 60, n, lim.burst or 1.0))
+            out.append(ServerLimit("requests/s", lim.requests_per_second * 60, n, lim.burst or 1.0))  # no header says it
         return out
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
@@ -197,8 +200,8 @@ def _units(calls: Sequence[PlannedUse], dim: str) -> float:
     return sum(c.attempts * c.units.get(dim, 0.0) for c in calls)
 
 
-def _per_minute(label: str, per_minute: float | None, units: float) -> list[ServerLimit]:
-    return [ServerLimit(label, per_minute, units, per_minute)] if per_minute else []
+def _per_minute(label: str, per_minute: float | None, units: float, dimension: str) -> list[ServerLimit]:
+    return [ServerLimit(label, per_minute, units, per_minute, dimension)] if per_minute else []
 
 
 # Published Batch API figures (platform.openai.com/docs/guides/batch: 50,000 requests / 200 MB per
@@ -238,7 +241,7 @@ class OpenAIRules(ProviderRules):
         return (client, operation)  # per API key and model
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
-        return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"))
+        return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"), "tokens_per_minute")
 
     def batch_queue_tokens(self, profile: Profile, model: str | None) -> float | None:
         """The model's ``batch_enqueued_tokens`` where the profile gives it, else the published Tier 1."""
@@ -305,9 +308,9 @@ class AnthropicRules(ProviderRules):
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         return (_per_minute("input tokens/min", lim.input_tokens_per_minute or lim.tokens_per_minute,
-                            _units(calls, "input_tokens_per_minute"))
+                            _units(calls, "input_tokens_per_minute"), "input_tokens_per_minute")
                 + _per_minute("output tokens/min", lim.output_tokens_per_minute,
-                              _units(calls, "output_tokens_per_minute")))
+                              _units(calls, "output_tokens_per_minute"), "output_tokens_per_minute"))
 
 
 class SPAPIRules(ProviderRules):
@@ -325,7 +328,7 @@ class SPAPIRules(ProviderRules):
             ep = _endpoint(profile, c.endpoint)
             if ep is not None and ep.rate:
                 out.append(ServerLimit(f"{ep.name} {ep.rate:g}/s burst {ep.burst or 1:g}", ep.rate * 60,
-                                       c.attempts, ep.burst or 1.0))
+                                       c.attempts, ep.burst or 1.0, "requests_per_second"))
         return out
 
 
