@@ -198,7 +198,9 @@ class Provider:
     async def sleep_wall(self, seconds: float) -> None:
         if seconds > 0:
             self._latency_hist.observe(seconds)
-            await asyncio.sleep(seconds)
+            # uvloop rounds a timer to whole milliseconds: what rounds to 0 fires on the next
+            # loop turn anyway, so yield to the loop without building a timer
+            await asyncio.sleep(seconds if seconds >= 0.0005 else 0)
 
     async def sleep_profile(self, profile_seconds: float) -> None:
         await self.sleep_wall(self.ctx.time_scale.seconds(profile_seconds))
