@@ -99,10 +99,12 @@ def test_streaming_reports_ttft_and_tokens_per_second(mock_server, tmp_path):
     # tokens/s entry: its "response time" is (n - 1) tokens over first-to-last token, per stream.
     # The mock sends token i at i / pace after the first on an absolute schedule, pace = the
     # profile's gpt-4o-mini tokens_per_second (90) / the time scale = 900/s, so a stream's 199
-    # gaps span 0.221 s. What a client can get wrong is only how late it saw the last token
-    # against the first (a late timer in the mock, a busy gevent loop in Locust): 5% of the
-    # window is 11 ms late on average over every stream, ten times a wake-up's usual lateness
-    # here, which a loaded machine can still reach; the old 20% let a pace of 750 or 1,080 pass.
+    # gaps span 0.221 s. What can move the figure is how late the client saw the last token
+    # against the first. The first goes out at once; the last waits on the mock's timer, whose
+    # wake-up comes late on a busy machine, and on Locust's gevent loop: 8% slow is 19 ms late on
+    # average over every stream (measured here: 1-4%). Faster needs the first token seen later
+    # than the last, one gevent switch at most (it is read as its line arrives): 3% is 6 ms.
+    # The old 20% either way let a pace of 750 or 1,080 pass.
     profile = validate_profile(load_profile_data(shipped_profiles()["openai"]), "openai")
     pace = profile.model_settings("gpt-4o-mini").latency.tokens_per_second / STREAM_SCALE
     assert pace == 900
@@ -111,7 +113,7 @@ def test_streaming_reports_ttft_and_tokens_per_second(mock_server, tmp_path):
     assert tokens["total_content_length"] == MAX_TOKENS * requests  # every stream was MAX_TOKENS long
     tps = tokens["total_response_time"] / tokens["num_requests"]
     print(f"stream pace {tps:.1f} tokens/s over {requests} streams (profile: {pace:g})")
-    assert tps == pytest.approx(pace, rel=0.05), tps
+    assert pace * 0.92 <= tps <= pace * 1.03, tps
     final = parse_metrics((tmp_path / "s.prom").read_text())
     assert metric_sum(final, "harness_time_to_first_token_seconds_count") == requests
     assert metric_sum(final, "harness_tokens_total", kind="output") > requests
