@@ -73,8 +73,9 @@ def plan(scenario: ScenarioLike, workers: Sequence[int] = (1, 3, 5, 10), items: 
 
 def sweep(scenario: ScenarioLike, workers: Sequence[int] = (1, 3, 5, 10), items: int | None = None, *,
           sample: int | None = None, time_scale: float | None = None, budget_s: float = 12.0,
-          progress: Callable[[str], None] | None = None) -> "SweepResult":
-    """Run the scenario on the mocks at each worker count, next to the model's prediction."""
+          progress: Callable[[str], None] | None = None, seed: int | None = None) -> "SweepResult":
+    """Run the scenario on the mocks at each worker count, next to the model's prediction
+    (``seed``: the mock's latencies and faults repeat from one sweep to the next)."""
     from harness.planning.sweep import run_sweep
 
     if time_scale is not None and not time_scale > 0:
@@ -83,7 +84,7 @@ def sweep(scenario: ScenarioLike, workers: Sequence[int] = (1, 3, 5, 10), items:
     work = Path(tempfile.mkdtemp(prefix="harness-sweep-"))
     try:
         return run_sweep(loaded, sorted(set(workers)), items=items, sample=sample, time_scale=time_scale,
-                         budget_s=budget_s, workdir=work, progress=progress)
+                         budget_s=budget_s, workdir=work, progress=progress, seed=seed)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -438,6 +438,8 @@ def sweep(
     time_scale: Optional[float] = typer.Option(None, "--time-scale", help="Mock time compression (default: chosen for accuracy)."),
     budget: float = typer.Option(12.0, "--budget", min=0.1, help="Wall seconds per worker count when choosing the sample."),
     out: Optional[Path] = typer.Option(None, "--out", help="Report folder (default reports/SCENARIO-TIMESTAMP/)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="The mock's random seed: the same latencies drawn in the "
+                                       "same order, so two sweeps differ by their profiles alone."),
 ) -> None:
     """Run the scenario on the mocks at each worker count (sampled, time-compressed), print the
     model next to the measurement with the error, and write report.md, report.json and plots."""
@@ -452,7 +454,7 @@ def sweep(
     loaded = load_scenario(scenario)
     _check_out(loaded, out)
     result = sweep_scenario(loaded, ws, items, sample=sample, time_scale=time_scale, budget_s=budget,
-                            progress=_progress)
+                            progress=_progress, seed=seed)
     _report(loaded, result, None, out, f"Sweep: {loaded.scenario.name}", time.monotonic() - t0)
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ProfileError
-from .guards import Guards
+from .guards import BodyLimits, Guards
 from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
 from .providers import PROVIDER_CLASSES
@@ -23,6 +23,7 @@ from .providers.base import ConnectionResetByMock, MockContext, Provider
 from .wire import make_middleware
 
 PROVIDERS_KEY = web.AppKey("providers", dict)
+BODY_LIMITS_KEY = web.AppKey("body_limits", BodyLimits)
 CONTEXT_KEY = web.AppKey("context", MockContext)
 
 DEFAULT_PROVIDERS = ("openai", "anthropic", "cardgenius", "spapi", "keepa", "drive", "research", "email")
@@ -90,7 +91,8 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
         return None
 
     # the guard comes first: an oversized body is refused before anything reads it
-    app = web.Application(middlewares=[guards.middleware(provider_for), _errors_middleware,
+    body_limits = BodyLimits(guards.max_body_bytes, providers)
+    app = web.Application(middlewares=[guards.middleware(provider_for, body_limits), _errors_middleware,
                                        make_middleware(providers)], client_max_size=guards.max_body_bytes)
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
@@ -101,6 +103,8 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
         sub.router.add_route("*", "/{tail:.*}", _not_found(provider, list(sub.router.resources())))
         app.add_subapp(profile.mount, sub)
     by_mount.sort(key=lambda mp: len(mp[0]), reverse=True)
+    body_limits.refresh()
+    app[BODY_LIMITS_KEY] = body_limits
     app[PROVIDERS_KEY] = providers
     app[CONTEXT_KEY] = ctx
     app.router.add_get("/healthz", _healthz)
@@ -198,6 +202,7 @@ async def _admin_patch(request: web.Request) -> web.Response:
     except (ValueError, ProfileError) as exc:
         return web.Response(status=400, body=orjson.dumps({"error": str(exc)}), content_type="application/json")
     provider.configure(profile)
+    request.app[BODY_LIMITS_KEY].refresh()
     return web.Response(body=orjson.dumps(profile.model_dump(mode="json")), content_type="application/json")
 
 

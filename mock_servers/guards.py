@@ -1,7 +1,10 @@
 """What a real front end does before a request reaches the API, so the mock survives abuse.
 
-- a body larger than ``max_body_bytes`` is refused from its ``Content-Length`` before a byte of
-  it is read, in the provider's own error format (413), and the connection is not kept;
+- a body larger than the real API takes on its path (the provider rules' ``request_size_limit``:
+  Anthropic's 32 MB for Messages, 256 MB for Message Batches, OpenAI's 512 MB) is refused from its
+  ``Content-Length`` before a byte of it is read, with the real edge's 413;
+- a body larger than ``max_body_bytes`` (the mock's own cap) is refused the same way, in the
+  provider's JSON error format; in both cases the connection is not kept;
 - a connection that has not sent a complete request head within ``header_timeout`` seconds
   is closed (slowloris); an idle keep-alive connection is closed after ``idle_timeout``
   (aiohttp's ``keepalive_timeout``);
@@ -19,12 +22,12 @@ import hmac
 import ipaddress
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import orjson
 from aiohttp import web
 
-__all__ = ["Guards", "beyond_loopback"]
+__all__ = ["BodyLimits", "Guards", "beyond_loopback"]
 
 ADMIN_TOKEN_HEADER = "X-Admin-Token"
 
@@ -38,16 +41,19 @@ class Guards:
     idle_timeout: float = 75.0
     admin_token: str | None = None
 
-    def middleware(self, provider_for: Callable[[web.Request], Any]):
-        """Size check and admin token, before routing reads anything."""
-        limit = self.max_body_bytes
+    def middleware(self, provider_for: Callable[[web.Request], Any], limits: "BodyLimits | None" = None):
+        """Size checks and admin token, before routing reads anything. A body below ``limits.floor``
+        (nearly every request) costs one comparison; only a larger one looks up its provider."""
+        limits = limits if limits is not None else BodyLimits(self.max_body_bytes, {})
         token = self.admin_token
 
         @web.middleware
         async def guard(request: web.Request, handler) -> web.StreamResponse:
             size = request.content_length
-            if size is not None and size > limit:
-                return _too_large(request, provider_for(request), size, limit)
+            if size is not None and size > limits.floor:
+                refused = limits.refusal(request, provider_for(request), size)
+                if refused is not None:
+                    return refused
             if token is not None and request.path.startswith("/admin"):
                 given = request.headers.get(ADMIN_TOKEN_HEADER) or _bearer(request.headers.get("Authorization"))
                 if given is None or not hmac.compare_digest(given.encode(), token.encode()):
@@ -74,6 +80,37 @@ class Guards:
                 alive = set(live)
                 for handler in [h for h in first_seen if h not in alive]:
                     del first_seen[handler]
+
+
+class BodyLimits:
+    """The request-size limits of the providers being served, and the smallest of them (with the
+    mock's own ``ceiling``) as ``floor``: the one number every request is compared with.
+
+    :meth:`refresh` recomputes the floor; the admin API calls it after changing a profile.
+    """
+
+    def __init__(self, ceiling: int, providers: Mapping[str, Any]) -> None:
+        self.ceiling = ceiling
+        self.providers = providers
+        self.floor = ceiling
+        self.refresh()
+
+    def refresh(self) -> None:
+        lows = [p.rules.smallest_request_size_limit(p.profile) for p in self.providers.values()]
+        self.floor = min([self.ceiling, *(v for v in lows if v is not None)])
+
+    def refusal(self, request: web.Request, provider: Any, size: int) -> web.StreamResponse | None:
+        """The 413 for a body of ``size`` bytes, or None when it is within every limit."""
+        if provider is not None:
+            mount = provider.profile.mount.rstrip("/")
+            limit = provider.rules.request_size_limit(provider.profile, request.path[len(mount):] or "/")
+            if limit is not None and size > limit:
+                resp = provider.request_too_large(size, limit)
+                resp.force_close()  # the unread body is discarded by the server's lingering close
+                return resp
+        if size > self.ceiling:
+            return _too_large(request, provider, size, self.ceiling)
+        return None
 
 
 def _awaiting_first_head(handler: Any) -> bool:

@@ -198,6 +198,10 @@ class BatchSettings(_Model):
     discount: float = Field(0.5, ge=0, le=1, description="batch price = (1 - discount) x the normal price")
     max_requests: int = Field(50_000, ge=1, description="requests per batch")
     max_bytes: int = Field(200 * 1024**2, ge=1, description="bytes of one batch's input")
+    max_queue_requests: int | None = Field(
+        None, ge=1, description="batch requests of one workspace (API key) not yet processed, over all its batches "
+                                "(Anthropic's processing queue); a batch that would pass it is a 429"
+    )
 
 
 class Auth(_Model):

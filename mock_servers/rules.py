@@ -52,12 +52,14 @@ class PlannedUse:
 @dataclass(frozen=True, slots=True)
 class ServerLimit:
     """A server-side bucket: ``per_minute`` units refill, ``burst`` units at once, and the
-    ``units`` one item takes from it."""
+    ``units`` one item takes from it. ``dimension`` names it as a client's limiter and the
+    limit headers do (``tokens_per_minute``, ...; empty when no header states it)."""
 
     label: str
     per_minute: float
     units: float
     burst: float
+    dimension: str = ""
 
 
 class ProviderRules:
@@ -148,11 +150,12 @@ class ProviderRules:
         """The server's buckets one item of these calls draws from."""
         lim = self.limits(profile, calls[0].endpoint if calls else None)
         n = sum(c.attempts for c in calls)
-        out = [ServerLimit("requests/min", lim.requests_per_minute, n, lim.requests_per_minute or 0)] \
+        out = [ServerLimit("requests/min", lim.requests_per_minute, n, lim.requests_per_minute or 0,
+                           "requests_per_minute")] \
             if lim.requests_per_minute else []
         out += self.token_limits(lim, calls)
         if lim.requests_per_second:
-            out.append(ServerLimit("requests/s", lim.requests_per_second * 60, n, lim.burst or 1.0))
+            out.append(ServerLimit("requests/s", lim.requests_per_second * 60, n, lim.burst or 1.0))  # no header says it
         return out
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
@@ -162,13 +165,23 @@ class ProviderRules:
         """Tokens one call of ``endpoint`` spends from a token balance (Keepa)."""
         return 1
 
+    # -- request size ----------------------------------------------------------------------------
+    def request_size_limit(self, profile: Profile, path: str) -> int | None:
+        """Largest request body the real API takes on ``path`` (below the mount), None for none
+        documented; a lenient (``strict: false``) profile has none."""
+        return profile.max_request_bytes if profile.strict else None
+
+    def smallest_request_size_limit(self, profile: Profile) -> int | None:
+        """The lowest of this profile's size limits: bodies below it need no per-path look-up."""
+        return self.request_size_limit(profile, "/")
+
 
 def _units(calls: Sequence[PlannedUse], dim: str) -> float:
     return sum(c.attempts * c.units.get(dim, 0.0) for c in calls)
 
 
-def _per_minute(label: str, per_minute: float | None, units: float) -> list[ServerLimit]:
-    return [ServerLimit(label, per_minute, units, per_minute)] if per_minute else []
+def _per_minute(label: str, per_minute: float | None, units: float, dimension: str) -> list[ServerLimit]:
+    return [ServerLimit(label, per_minute, units, per_minute, dimension)] if per_minute else []
 
 
 class OpenAIRules(ProviderRules):
@@ -199,7 +212,10 @@ class OpenAIRules(ProviderRules):
         return (client, operation)  # per API key and model
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
-        return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"))
+        return _per_minute("tokens/min", lim.tokens_per_minute, _units(calls, "tokens_per_minute"), "tokens_per_minute")
+
+
+BATCHES_PATH = "/v1/messages/batches"
 
 
 class AnthropicRules(ProviderRules):
@@ -232,6 +248,21 @@ class AnthropicRules(ProviderRules):
     def bucket_key(self, client: str, operation: str | None = None) -> Hashable:
         return (client, operation)  # per API key and model
 
+    def request_size_limit(self, profile: Profile, path: str) -> int | None:
+        """32 MB for Messages and count_tokens, 256 MB (the batch's ``max_bytes``) for Message
+        Batches (platform.claude.com/docs/en/api/overview#request-size-limits)."""
+        if not profile.strict:
+            return None
+        if path.startswith(BATCHES_PATH):
+            return profile.batch.max_bytes
+        return profile.max_request_bytes
+
+    def smallest_request_size_limit(self, profile: Profile) -> int | None:
+        if not profile.strict:
+            return None
+        limits = [v for v in (profile.max_request_bytes, profile.batch.max_bytes) if v is not None]
+        return min(limits) if limits else None
+
     def usage(self, body: Any) -> Usage:
         usage = body.get("usage") if isinstance(body, dict) else None
         if not isinstance(usage, dict):
@@ -241,9 +272,9 @@ class AnthropicRules(ProviderRules):
 
     def token_limits(self, lim: Limits, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         return (_per_minute("input tokens/min", lim.input_tokens_per_minute or lim.tokens_per_minute,
-                            _units(calls, "input_tokens_per_minute"))
+                            _units(calls, "input_tokens_per_minute"), "input_tokens_per_minute")
                 + _per_minute("output tokens/min", lim.output_tokens_per_minute,
-                              _units(calls, "output_tokens_per_minute")))
+                              _units(calls, "output_tokens_per_minute"), "output_tokens_per_minute"))
 
 
 class SPAPIRules(ProviderRules):
@@ -261,8 +292,11 @@ class SPAPIRules(ProviderRules):
             ep = _endpoint(profile, c.endpoint)
             if ep is not None and ep.rate:
                 out.append(ServerLimit(f"{ep.name} {ep.rate:g}/s burst {ep.burst or 1:g}", ep.rate * 60,
-                                       c.attempts, ep.burst or 1.0))
+                                       c.attempts, ep.burst or 1.0, "requests_per_second"))
         return out
+
+
+FINDER = "query"  # Keepa's Product Finder endpoint
 
 
 class KeepaRules(ProviderRules):
@@ -283,7 +317,10 @@ class KeepaRules(ProviderRules):
 
     def endpoint_cost(self, profile: Profile, endpoint: str | None) -> int:
         ep = _endpoint(profile, endpoint)
-        return ep.cost if ep is not None else 1
+        cost = ep.cost if ep is not None else 1
+        if ep is not None and ep.name == FINDER:
+            cost += 1  # the Product Finder's base, plus 1 per 100 ASINs of its default page (50)
+        return cost
 
     def server_limits(self, profile: Profile, calls: Sequence[PlannedUse]) -> list[ServerLimit]:
         cost = sum(c.attempts * self.endpoint_cost(profile, c.endpoint) for c in calls)

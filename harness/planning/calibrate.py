@@ -75,14 +75,17 @@ class SlotCalibration:
     reset_periods: dict[str, Estimate] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    mode: str = "online"
 
     @property
     def label(self) -> str:
-        return f"{self.target}/{self.endpoint}" + (f" ({self.model})" if self.model else "")
+        return f"{self.target}/{self.endpoint}" + (f" ({self.model})" if self.model else "") \
+            + (" [batch]" if self.mode == "batch" else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target, "endpoint": self.endpoint, "model": self.model, "kind": self.kind,
-                "profile": self.profile, "calls": self.calls, "ok": self.ok, "statuses": self.statuses,
+                "profile": self.profile, "mode": self.mode, "calls": self.calls, "ok": self.ok,
+                "statuses": self.statuses,
                 "estimates": {k: v.as_dict() for k, v in self.estimates.items()},
                 "limits": self.limits, "reset_periods": {k: v.as_dict() for k, v in self.reset_periods.items()},
                 "warnings": self.warnings}
@@ -118,8 +121,8 @@ def load_figures(paths: Iterable[Path]) -> tuple[FigureBook, str | None, list[st
         except CheckpointError as exc:
             raise ValueError(str(exc)) from None
         if not stored or not stored.get("slots"):
-            raise ValueError(f"{path}: the checkpoint has no per-request figures (a run of an older harness, a "
-                             "--mode batch run, or a run that made no call); rehearse online with this version")
+            raise ValueError(f"{path}: the checkpoint has no per-request figures (a run of an older harness or "
+                             "a run that made no call); rehearse with this version")
         part = FigureBook.from_dict(stored, seed=0)
         if book is None:
             book = part
@@ -135,6 +138,8 @@ def load_figures(paths: Iterable[Path]) -> tuple[FigureBook, str | None, list[st
 # -- fitting one slot ----------------------------------------------------------------------
 
 def fit_slot(fig: CallFigures) -> SlotCalibration:
+    if fig.mode == "batch":
+        return _fit_batch_slot(fig)
     cal = SlotCalibration(fig.target, fig.endpoint, fig.model, fig.kind, fig.profile, fig.calls, fig.ok,
                           statuses=dict(fig.status))
     res = fig.reservoir
@@ -180,6 +185,42 @@ def fit_slot(fig: CallFigures) -> SlotCalibration:
         if others:
             cal.estimates["other_errors"] = fit_share(others, fig.calls, "other errors")
     _fit_limits(fig, cal)
+    for est in cal.estimates.values():
+        if est.warning:
+            cal.warnings.append(est.warning)
+    return cal
+
+
+def _fit_batch_slot(fig: CallFigures) -> SlotCalibration:
+    """A ``--mode batch`` slot: output tokens, bytes and error shares as online, and the batch
+    turnaround (submitted to collected, real seconds) per batch; an answer's own latency is not
+    seen through a Batch API, so neither latency nor tokens/s is fitted."""
+    cal = SlotCalibration(fig.target, fig.endpoint, fig.model, fig.kind, fig.profile, fig.calls, fig.ok,
+                          statuses=dict(fig.status), mode="batch")
+    res = fig.reservoir
+    out_tokens = [r[2] for r in res if r[2] > 0]
+    try:
+        toks = fit_token_counts(out_tokens)
+        cal.estimates["output_tokens.median"] = toks.median
+        cal.estimates["output_tokens.p99"] = toks.p99
+    except ValueError as exc:
+        cal.warnings.append(str(exc))
+    if res:
+        cal.estimates["request_bytes"] = fit_mean([r[3] for r in res], "bytes")
+        cal.estimates["response_bytes"] = fit_mean([r[4] for r in res], "bytes")
+        if any(r[1] for r in res):
+            cal.estimates["input_tokens"] = fit_mean([r[1] for r in res], "tokens")
+    try:
+        turn = fit_lognormal([b[0] for b in fig.batches], "s", "batch turnaround")
+        cal.estimates["batch.turnaround.median"] = turn.median
+        cal.estimates["batch.turnaround.p99"] = turn.p99
+        if len(fig.batches) < 30:
+            cal.warnings.append(f"batch turnaround from {len(fig.batches)} batches: its p99 is a guess")
+    except ValueError as exc:
+        cal.warnings.append(str(exc))
+    if fig.calls:
+        for status, what in (("expired", "batch.unfinished"), ("error", "batch.errored")):
+            cal.estimates[what] = fit_share(fig.status.get(status, 0), fig.calls, f"{status} results")
     for est in cal.estimates.values():
         if est.warning:
             cal.warnings.append(est.warning)
@@ -299,6 +340,9 @@ def apply_slot(data: dict[str, Any], cal: SlotCalibration, endpoint_name: str | 
         section[key] = value
         changed.append(dotted)
 
+    if cal.mode == "batch":
+        return _apply_batch_slot(data, cal)
+
     if cal.kind in LLM_KINDS and cal.model:
         models = data.setdefault("models", {})
         spec = models.get(cal.model) or {}
@@ -349,6 +393,41 @@ def apply_slot(data: dict[str, Any], cal: SlotCalibration, endpoint_name: str | 
     return changed
 
 
+def _apply_batch_slot(data: dict[str, Any], cal: SlotCalibration) -> list[str]:
+    """A batch slot's turnaround into ``batch.turnaround``; its output tokens into the model's,
+    unless the model's online latency could not then generate them (the online fit decides)."""
+    est = cal.estimates
+    changed: list[str] = []
+
+    def put_(section: dict[str, Any], key: str, value: Any, dotted: str) -> None:
+        section[key] = value
+        changed.append(dotted)
+
+    if "batch.turnaround.median" in est:
+        batch = dict(data.get("batch") or {})
+        turn = dict(batch.get("turnaround") or {})
+        put_(turn, "median", _r(est["batch.turnaround.median"].value), "batch.turnaround.median")
+        put_(turn, "p99", _r(max(est["batch.turnaround.p99"].value, turn["median"])), "batch.turnaround.p99")
+        batch["turnaround"] = turn
+        data["batch"] = batch
+    if "output_tokens.median" in est and cal.model:
+        models = data.setdefault("models", {})
+        spec = dict(models.get(cal.model) or {})
+        out = dict(spec.get("output_tokens") or {})
+        median = max(1, round(est["output_tokens.median"].value))
+        out.update(median=median, p99=max(median, round(est["output_tokens.p99"].value)))
+        trial = copy.deepcopy(data)
+        trial["models"][cal.model] = {**spec, "output_tokens": out}
+        try:
+            validate_profile(trial, "calibrated profile")
+        except Exception as exc:  # noqa: BLE001 - the schema says why; the fit report carries it
+            cal.warnings.append(f"output tokens of the batch run not written: {str(exc).splitlines()[-1][:200]}")
+        else:
+            models[cal.model] = {**spec, "output_tokens": out}
+            changed += [f"models.{cal.model}.output_tokens.median", f"models.{cal.model}.output_tokens.p99"]
+    return changed
+
+
 def _r(x: float) -> float:
     """Four significant digits: what a sample can say, and a readable YAML."""
     if x == 0 or not math.isfinite(x):
@@ -396,7 +475,9 @@ def calibrate(checkpoints: list[Path], *, knee_csv: Path | None = None, knee_tim
         changed[cal.profile] += apply_slot(profiles[cal.profile], cal, _endpoint_of(loaded, cal))
         by_profile.setdefault(cal.profile, []).append(cal)
     for name, group in by_profile.items():
-        changed[name] += _apply_faults(profiles[name], group)
+        online = [c for c in group if c.mode == "online"]  # a batch result's errors are not the API's faults
+        if online:
+            changed[name] += _apply_faults(profiles[name], online)
     result = Calibration(slots, profiles, changed, sources, str(scenario_file) if scenario_file else None)
     if knee_csv is not None:
         _apply_knee(result, knee_csv, knee_time_scale)

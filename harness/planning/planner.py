@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mock_servers.latency import LLMCall, LLMLatency, LogNormal
 from mock_servers.profile import Endpoint, Latency, Profile
@@ -19,10 +19,15 @@ from mock_servers.rules import LLMRequest, PlannedUse, Usage, rules_for
 from harness.errors import InvalidInput, ScenarioError
 from harness.planning.results import Constraint, Prediction
 from harness.runner.inputs import read_items
+from harness.runner.learning import LEARNT_BURST, SAFETY
 from harness.scenario import LoadedScenario, PlannedCall
 from harness.runner.templates import TemplateFailure, compile_tree
 
+if TYPE_CHECKING:
+    import numpy as np
+
 _GRID = 2000  # quantile grid for expectations of maxima and capped means
+REQUEST_QUANTILES = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 
 
 @dataclass
@@ -72,6 +77,9 @@ class CapacityModel:
             raise ScenarioError("the scenario makes no calls the planner can see (give a `plan:` section)")
         cap = sc.retry.max_attempts
         self.attempts = [_expected_attempts(c.transient_p, cap) for c in self.calls]
+        self._tails: dict[tuple[float, float], float] = {}
+        self._times = None
+        self._prefixes: dict[int, Any] = {}
 
     # -- per call ----------------------------------------------------------------------
     def _call_model(self, call: PlannedCall) -> CallModel:
@@ -120,6 +128,17 @@ class CapacityModel:
     def item_time_ppf(self, p: float) -> float:
         return sum(c.latency.ppf(p) for c in self.calls)
 
+    def request_latency(self) -> dict[str, float]:
+        """Per-request latency: the mean and p50/p95/p99 of the mixture of the item's calls
+        (weighted by their attempts), each call's from its own latency object, so an LLM
+        call's tail holds the spread of its output length, not the median output's time."""
+        calls = [(a, c) for a, c in zip(self.attempts, self.calls) if a > 0]
+        total = sum(a for a, _ in calls)
+        out = {"mean": sum(a * c.latency_mean for a, c in calls) / total}
+        for name, q in REQUEST_QUANTILES:
+            out[name] = calls[0][1].latency.ppf(q) if len(calls) == 1 else _mixture_ppf(calls, total, q)
+        return out
+
     def expected_max_item_time(self, k: int) -> float:
         """E[max of k item times] (the tail of the last round of a batch)."""
         if k <= 1:
@@ -132,8 +151,36 @@ class CapacityModel:
         base = sum(c.latency_mean for c in self.calls)
         return total * (self.item_time() / base if base else 1.0)
 
-    def constraints(self) -> list[Constraint]:
-        """Every rate limit that applies, as items/s after a burst of items."""
+    def paced_tail(self, rate: float, paced: float = math.inf) -> float:
+        """E[from the last paced start to the end of the batch] when ``paced`` items start
+        ``1 / rate`` apart: ``max_j (T_j - j / rate)`` over the items still in flight (the last
+        one's time alone is its mean; one started a little earlier may end later)."""
+        if not (rate > 0 and math.isfinite(rate)):
+            return self.item_time()
+        key = (rate, min(paced, _TAIL_ITEMS))
+        cached = self._tails.get(key)
+        if cached is None:
+            cached = self._tails[key] = _paced_tail(self._item_times(), rate, paced)
+        return cached
+
+    def _item_times(self) -> "np.ndarray":
+        """An item's time at _GRID equal-probability points (its calls' quantiles summed), scaled
+        by the retries' share of the mean, sorted."""
+        import numpy as np
+
+        if self._times is None:
+            v = (np.arange(_GRID) + 0.5) / _GRID
+            times = np.array([self.item_time_ppf(x) for x in v])
+            base = float(times.mean())
+            self._times = np.sort(times * (self.item_time() / base if base > 0 else 1.0))
+        return self._times
+
+    def constraints(self, workers: int | None = None) -> list[Constraint]:
+        """Every rate limit that applies, as items/s after a burst of items. Given ``workers``,
+        a server limit the runner learns from the headers (the scenario leaves it out) also
+        paces as the runner paces it: the first requests, one per worker, go before any answer
+        states the limit, then :data:`~harness.runner.learning.SAFETY` of it with a burst of
+        :data:`~harness.runner.learning.LEARNT_BURST` units, never the server's full bucket."""
         out: list[Constraint] = []
         lf = self.what_if.limit_factor
         per_target: dict[str, list[tuple[int, CallModel]]] = {}
@@ -160,8 +207,11 @@ class CapacityModel:
                     out.append(Constraint(name, rate, burst_units / units if server else 1.0 / units, server,
                                           f"{per_minute:g}/min / {units:g} per item"))
 
+            learnt = _learnt_dimensions(client) if workers is not None else set()
             for lim in rules.server_limits(profile, uses):
                 add(f"{tname} {lim.label} (server)", lim.per_minute, lim.units, True, lim.burst)
+                if lim.dimension in learnt and lim.per_minute and lim.units > 0:
+                    out.append(self._learnt(tname, lim, workers, calls))
             if profile.capacity.max_in_flight:
                 mean = sum(c.latency_mean for _, c in calls)
                 out.append(Constraint(f"{tname} capacity {profile.capacity.max_in_flight} in flight (server)",
@@ -175,6 +225,31 @@ class CapacityModel:
             add(f"{tname} output tokens/min (client)", client.output_tokens_per_minute, tout, False, 1)
         return out
 
+    def _learnt(self, tname: str, lim, workers: int, calls: list[tuple[int, CallModel]]) -> Constraint:
+        """The runner's pacing of a server limit it learns: ``workers`` first calls to the
+        target (no more than the server's bucket lets through) unpaced, then SAFETY of the rate
+        from the first answer on (the expected first of ``workers`` answers)."""
+        per_minute = lim.per_minute * self.what_if.limit_factor
+        rate = SAFETY * per_minute / 60.0 / lim.units
+        first = min(i for i, _ in calls)
+        # a new dimension holds LEARNT_BURST units: the first paced request goes at once
+        unpaced = min(workers / len(calls), lim.burst / lim.units) + max(1.0, LEARNT_BURST / lim.units)
+        return Constraint(f"{tname} {lim.label} (learnt from headers)", rate, unpaced, False,
+                          f"{SAFETY:.0%} of {per_minute:g}/min / {lim.units:g} per item, after "
+                          f"{unpaced:.0f} unpaced", start=self._expected_first_answer(first, workers))
+
+    def _expected_first_answer(self, call: int, k: int) -> float:
+        """E[the first of ``k`` items to finish calls 0..``call``] (quantiles of each call
+        summed, as for the maxima)."""
+        import numpy as np
+
+        prefix = self._prefixes.get(call)
+        if prefix is None:
+            v = (np.arange(_GRID) + 0.5) / _GRID
+            prefix = self._prefixes[call] = np.array([sum(c.latency.ppf(x) for c in self.calls[:call + 1]) for x in v])
+        v = (np.arange(_GRID) + 0.5) / _GRID
+        return float((prefix * k * (1 - v) ** (k - 1)).sum() / _GRID)
+
     # -- the prediction ----------------------------------------------------------------
     def predict(self, workers: int, items: int) -> Prediction:
         if workers < 1:
@@ -186,14 +261,14 @@ class CapacityModel:
             t_conc = (items - workers) / workers * t_item + self.expected_max_item_time(workers)
         else:
             t_conc = self.expected_max_item_time(max(items, 1)) if items else 0.0
-        cons = self.constraints()
+        cons = self.constraints(workers)
         best = Constraint(f"concurrency ({workers} workers / {t_item:.2f}s per item)",
                           workers / t_item if t_item > 0 else math.inf, workers, False, limit="concurrency")
         best_t = t_conc
         for c in cons:
             # a server's capacity binds too: past max_in_flight it queues, so it serves at most
             # max_in_flight / latency items/s however many workers wait (the risk names it)
-            t = c.time_for(items) + (t_item if items > c.burst else 0.0)
+            t = c.time_for(items) + (self.paced_tail(c.rate, items - c.burst) if items > c.burst else 0.0)
             if t > best_t:
                 best, best_t = c, t
         duration = best_t
@@ -233,6 +308,51 @@ class CapacityModel:
                 what = "queueing, then 503s" if c.limit == "capacity" else "429s"
                 risks.append(f"{what}: {pace:.2f} items/s offered vs {c.rate:.2f} allowed by {c.name}")
         return "; ".join(risks) if risks else "none"
+
+
+_TAIL_ITEMS = 4000  # items in flight the paced tail looks back over at most
+_TAIL_POINTS = 512
+
+
+def _paced_tail(times: "np.ndarray", rate: float, paced: float = math.inf) -> float:
+    """E[max_j (T_j - j / rate)] over j < ``paced``, T_j independent with the sorted sample
+    ``times``: the integral of 1 - P(max <= y) over y, P(max <= y) = prod_j F(y + j / rate)."""
+    import numpy as np
+
+    low, top = float(times[0]), float(times[-1])
+    if top <= low:  # no spread: the last item's time
+        return top
+    n = int(min(_TAIL_ITEMS, math.ceil(top * rate) + 1, max(1.0, math.ceil(min(paced, _TAIL_ITEMS)))))
+    y = np.linspace(low, top, _TAIL_POINTS)  # the maximum is at least the last item's time
+    shifted = y[:, None] + np.arange(n)[None, :] / rate
+    cdf = np.interp(shifted, times, (np.arange(len(times)) + 0.5) / len(times), left=0.0, right=1.0)
+    below = np.exp(np.log(np.maximum(cdf, 1e-300)).sum(axis=1))
+    return low + float(np.trapezoid(1.0 - below, y))
+
+
+def _mixture_ppf(calls: list[tuple[float, CallModel]], total: float, q: float) -> float:
+    """The ``q`` quantile of a mixture of call latencies, by bisection on its cdf (monotone, a
+    step function for an LLM call's table). No mixture quantile lies above the largest of the
+    calls' own; twice that bounds it with room for the table's interpolation."""
+    lo, hi = 0.0, 2.0 * max(c.latency.ppf(q) for _, c in calls) + 1e-9
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        if sum(a * c.latency.cdf(mid) for a, c in calls) / total < q:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+_CLIENT_DIMENSIONS = ("requests_per_second", "requests_per_minute", "tokens_per_minute", "input_tokens_per_minute",
+                      "output_tokens_per_minute")
+
+
+def _learnt_dimensions(client) -> set[str]:
+    """The limiter dimensions the runner learns for a target: those its limits leave out."""
+    if not client.learn:
+        return set()
+    return {dim for dim in _CLIENT_DIMENSIONS if not getattr(client, dim)}
 
 
 def _expected_attempts(p: float, cap: int) -> float:

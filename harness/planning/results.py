@@ -27,12 +27,16 @@ class Constraint:
     server_side: bool = True
     note: str = ""
     limit: Limit = "rate"
+    start: float = 0.0  # seconds before it paces anything (a learnt limit: until the first answer)
 
     def __str__(self) -> str:
         return f"{self.name}: {self.note}" if self.note else self.name
 
     def time_for(self, items: int) -> float:
-        return max(0.0, items - self.burst) / self.rate if self.rate > 0 else math.inf
+        if self.rate <= 0:
+            return math.inf
+        paced = max(0.0, items - self.burst)
+        return (self.start if paced > 0 else 0.0) + paced / self.rate
 
 
 @dataclass

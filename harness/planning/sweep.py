@@ -108,8 +108,10 @@ def steady_throughput(completions: list[float], workers: int) -> float | None:
 
 def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = None, sample: int | None = None,
               time_scale: TimeScale | float | None = None, budget_s: float = 12.0, workdir: Path | None = None,
-              progress: Callable[[str], None] | None = None) -> SweepResult:
-    """Predict and measure every worker count; one mock server serves the whole sweep."""
+              progress: Callable[[str], None] | None = None, seed: int | None = None) -> SweepResult:
+    """Predict and measure every worker count; one mock server serves the whole sweep. A
+    ``seed`` makes the mock draw the same latencies in the same order: two sweeps of the same
+    requests on two profiles then differ by the profiles alone, not by their samples."""
     sc = loaded.scenario
     n_full = items or sc.items or count_input(loaded)
     model = CapacityModel(loaded)
@@ -122,7 +124,7 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
     work = Path(workdir or tempfile.mkdtemp(prefix=f"sweep-{sc.name}-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        return _measure(loaded, workers, model, result, n_full, sample, scale, budget_s, cv, claims, say, work)
+        return _measure(loaded, workers, model, result, n_full, sample, scale, budget_s, cv, claims, say, work, seed)
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -130,11 +132,11 @@ def run_sweep(loaded: LoadedScenario, workers: list[int], items: int | None = No
 
 def _measure(loaded: LoadedScenario, workers: list[int], model: CapacityModel, result: SweepResult, n_full: int,
              sample: int | None, scale: TimeScale, budget_s: float, cv: float, claims: dict, say: Callable[[str], None],
-             work: Path) -> SweepResult:
+             work: Path, seed: int | None = None) -> SweepResult:
     from harness.runner.run import build_targets, run_engine
 
     sc = loaded.scenario
-    with start_mock_for(loaded, scale) as mock:
+    with start_mock_for(loaded, scale, seed=seed) as mock:
         for w in workers:
             pred = model.predict(w, n_full)
             n = sample or choose_sample(pred, w, n_full, scale, budget_s, cv)

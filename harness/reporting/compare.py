@@ -78,15 +78,22 @@ def _get(d: dict[str, Any], key: str) -> float | None:
 def _plan_spec(plan: Path, run_spec: LoadSpec, run_scenario: str | None):
     """The load spec the plan predicts for the run's items and workers, and the scenario it used:
     ``plan`` is a scenario YAML, a profile YAML (the run's scenario on it) or a load_spec.json."""
-    from harness.scenario import load_scenario, scenario_from_data
-
-    import yaml
-
     if plan.suffix == ".json":
         doc = json.loads(plan.read_text())
         if doc.get("source") != "plan":
             raise ValueError(f"{plan}: not a load spec from a plan (source {doc.get('source')!r})")
         return doc, None
+    loaded = _plan_scenario(plan, run_scenario)
+    spec = LoadSpec.from_plan(loaded, run_spec.items, run_spec.workers)
+    return spec.to_dict(), loaded
+
+
+def _plan_scenario(plan: Path, run_scenario: str | None):
+    """The scenario a plan YAML stands for: itself, or (a profile) the run's scenario on it."""
+    from harness.scenario import load_scenario, scenario_from_data
+
+    import yaml
+
     data = yaml.safe_load(plan.read_text())
     if not isinstance(data, dict):
         raise ValueError(f"{plan}: not a scenario, profile or load_spec.json")
@@ -106,14 +113,16 @@ def _plan_spec(plan: Path, run_spec: LoadSpec, run_scenario: str | None):
             raise ValueError(f"profile {data.get('name')!r} is not used by the run's scenario {scen_path}")
         if sdata.get("mock"):
             sdata["mock"] = {k: v for k, v in sdata["mock"].items() if k.split(".", 1)[0] != data.get("name")}
-        loaded = scenario_from_data(sdata, scen_path)
-    else:
-        loaded = load_scenario(plan)
-    spec = LoadSpec.from_plan(loaded, run_spec.items, run_spec.workers)
-    return spec.to_dict(), loaded
+        return scenario_from_data(sdata, scen_path)
+    return load_scenario(plan)
 
 
 def compare(plan: Path, checkpoint: Path) -> Comparison:
+    from harness.reporting.loadspec import read_run_meta
+
+    summary = json.loads(read_run_meta(checkpoint).get("summary") or "{}")
+    if summary.get("mode") == "batch":
+        return compare_batch(Path(plan), checkpoint, summary)
     run_spec = LoadSpec.from_run(checkpoint)
     book, scenario, _ = load_figures([checkpoint])
     predicted, loaded = _plan_spec(Path(plan), run_spec, scenario)
@@ -133,7 +142,7 @@ def compare(plan: Path, checkpoint: Path) -> Comparison:
     if loaded is not None:
         for fig in book.slots.values():
             profile = loaded.profiles.get(fig.target)
-            if profile is not None:
+            if profile is not None and fig.mode == "online":
                 cmp.fields += _profile_fields(profile, fit_slot(fig))
     else:
         cmp.notes.append("a load_spec.json holds no profile: give the scenario or profile to check its fields")
@@ -189,6 +198,48 @@ def _profile_fields(profile, cal: SlotCalibration) -> list[Contradiction]:
             out.append(Contradiction(f"{profile.name}.faults.{name}", stated, m, lo, hi, cal.calls,
                                      not (lo <= stated <= hi)))
     return out
+
+
+def compare_batch(plan: Path, checkpoint: Path, summary: dict[str, Any]) -> Comparison:
+    """A ``--mode batch`` run against the plan's Batch API route: completion time, cost and
+    batches, and the profile's batch turnaround and output tokens against the results."""
+    from harness.planning.batch_route import plan_batch_route, terms_for
+    from harness.planning.planner import CapacityModel
+
+    if plan.suffix == ".json":
+        raise ValueError(f"{plan}: a load_spec.json has no batch route; give the scenario or profile for a "
+                         "--mode batch run")
+    book, scenario, _ = load_figures([checkpoint])
+    loaded = _plan_scenario(plan, scenario)
+    items = int(summary.get("items_this_run") or 0)
+    if items <= 0:
+        raise ValueError(f"checkpoint {checkpoint}: the batch run finished no items; nothing was measured")
+    model = CapacityModel(loaded)
+    route = plan_batch_route(model, items, model.predict(max(1, loaded.scenario.workers), items))
+    cmp = Comparison(str(plan), str(checkpoint), items, 0)
+    if not route.applicable:
+        cmp.notes.append(f"the plan has no batch route: {route.reason}")
+    rows = (("duration_seconds", route.expected_seconds, summary.get("duration_real_seconds")),
+            ("cost_total", route.cost, summary.get("cost_dollars")),
+            ("batches", float(sum(c.batches for c in route.calls)), summary.get("batches_submitted")))
+    for key, p, m in rows:
+        m = None if m is None else float(m)
+        cmp.rows.append(FigureRow(key, p, m, None if m is None or not p else m / p - 1))
+    if route.applicable:
+        cmp.notes.append(f"the batch route's p99 completion is {route.p99_seconds:,.0f} s; batches of at most the "
+                         "profile's batch.max_requests (a run's --batch-size changes the count)")
+    for fig in book.slots.values():
+        profile = loaded.profiles.get(fig.target)
+        if profile is None or fig.mode != "batch":
+            continue
+        cal = fit_slot(fig)
+        where = f"{profile.name}.batch.turnaround"
+        terms = terms_for(profile, fig.model)
+        _check(cmp.fields, f"{where}.median", terms.turnaround_median, cal.estimates.get("batch.turnaround.median"))
+        if fig.model and fig.model in profile.models:
+            _check(cmp.fields, f"{profile.name}.models.{fig.model}.output_tokens.median",
+                   profile.model_settings(fig.model).output_tokens.median, cal.estimates.get("output_tokens.median"))
+    return cmp
 
 
 def to_markdown(cmp: Comparison) -> str:

@@ -330,7 +330,7 @@ class LoadSpec:
             request_bytes=req_b, response_bytes=resp_b, concurrency=workers, burst=burst,
             peak_rps=pred.peak_requests_per_s, peak_basis="model", error_rate=err / n_req,
             rate_limited_rate=_planned_429_share(model, workers), item_failure_rate=1.0 - fail_ok,
-            latency_s=_planned_latency(model), policy=ClientPolicy.from_scenario(loaded, workers), start=start,
+            latency_s=model.request_latency(), policy=ClientPolicy.from_scenario(loaded, workers), start=start,
             binding=str(pred.binding), risk=pred.risk, cost_total=pred.cost_total,
             scenario_path=str(loaded.path) if loaded.path else None,
             targets=[TargetLoad(n, v[0], v[1] / v[0], v[2] / v[0]) for n, v in targets.items()],
@@ -454,32 +454,10 @@ def _default_partner(loaded: LoadedScenario) -> str:
     return ", ".join(loaded.scenario.targets)
 
 
-def _planned_latency(model) -> dict[str, float]:
-    """Per-request latency quantiles of the model's calls (a mixture, weighted by attempts)."""
-    calls = list(zip(model.attempts, model.calls))
-    total = sum(a for a, _ in calls)
-
-    def cdf(x: float) -> float:
-        return sum(a * c.latency.cdf(x) for a, c in calls) / total
-
-    out = {"mean": sum(a * c.latency_mean for a, c in calls) / total}
-    hi0 = max(c.quantile(4.0) for _, c in calls) + 1.0
-    for name, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-        lo, hi = 0.0, hi0
-        for _ in range(80):  # bisection, bounded
-            mid = (lo + hi) / 2
-            if cdf(mid) < q:
-                lo = mid
-            else:
-                hi = mid
-        out[name] = hi
-    return out
-
-
 def _planned_429_share(model, workers: int) -> float:
     """The share of first attempts a server limit refuses when the workers' pace outruns it and
     no client-side limit covers it (before the adaptive limit backs off: a worst case)."""
-    cons = model.constraints()
+    cons = model.constraints(workers)
     t_item = model.item_time()
     offered = workers / t_item if t_item > 0 else math.inf
     client = min((c.rate for c in cons if not c.server_side), default=math.inf)

@@ -56,6 +56,8 @@ def rows(result: SweepResult) -> list[dict[str, Any]]:
                 "latency_real_seconds": m.summary.get("latency_real_seconds"),
                 "rate_limited_ratio": m.summary.get("rate_limited_ratio"),
                 "items_failed": m.summary.get("items_failed"),
+                "requests": m.summary.get("requests"),
+                "requests_by_outcome": m.summary.get("requests_by_outcome"),
             }
         if p.claim:
             row["claim"] = {k: v for k, v in p.claim.items() if k != "workers"}

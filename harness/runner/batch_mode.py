@@ -28,6 +28,7 @@ import orjson
 from harness.errors import ScenarioError
 from harness.runner.batch_clients import AnthropicBatchClient, BatchAPIError, BatchClient, OpenAIBatchClient
 from harness.runner.checkpoint import Checkpoint
+from harness.runner.figures import FigureBook
 from harness.runner.inputs import read_items
 from harness.runner.output import OrderedWriter
 from harness.runner.stats import RunStats
@@ -129,6 +130,7 @@ class BatchRunner:
         self.stats = stats or RunStats(time_scale=config.time_scale)
         self.poll = max(MIN_POLL_WALL, config.time_scale.seconds(POLL_REAL_SECONDS))
         self.submitted = 0
+        self.figures = FigureBook(config.time_scale.factor)  # per-result figures for calibrate and compare
 
     def _client(self) -> BatchClient:
         headers = {**self.target.static_headers, **self.target.auth_headers}
@@ -151,6 +153,8 @@ class BatchRunner:
         if cfg.resume:
             writer.skip_finished()
         journal = Journal.load(ckpt, cfg.run_id)
+        if cfg.resume:
+            self.figures.resume_from(ckpt.get_figures())
         counts = ckpt.counts()
         from harness.runner.inputs import count_items
 
@@ -168,6 +172,7 @@ class BatchRunner:
             await client.close()
             writer.close()
             self.stats.finish(None)
+            ckpt.set_figures(self.figures.to_dict())
             ckpt.set_meta("summary", orjson.dumps({**self.stats.summary(), "workers": 0, "mode": "batch",
                                                    "batches_submitted": self.submitted}).decode())
             ckpt.close()
@@ -312,8 +317,11 @@ class BatchRunner:
             again |= wanted - set(outcomes) - again  # never answered: send again
         rows = self._rows(wanted)
         records = []
+        turnaround = max(0.0, time.time() - e.intent_at)  # wall seconds, submitted (its intent) to collected
+        fig = None
         for seq in seqs:
             item_id, row, line = rows.get(seq, (str(seq), {}, 0))
+            fig = self._figure(fig, seq, item_id, row, line, turnaround, outcomes.get(seq), seq in again)
             if seq in again:
                 if attempts.get(seq, 1) >= self.max_attempts:
                     records.append((seq, item_id, "failed", None, f"unfinished after {attempts[seq]} batches "
@@ -337,7 +345,10 @@ class BatchRunner:
             self.stats.usage(usage.input_tokens, usage.output_tokens, dollars)
             records.append((seq, item_id, "done", kept, None, attempts.get(seq, 1), 1))
         e.state = "done"
+        if fig is not None:
+            fig.add_batch(turnaround, len(seqs))
         self._record(ckpt, writer, records, journal)
+        ckpt.set_figures(self.figures.to_dict())
         if not again:
             return []
         bodies = []
@@ -346,6 +357,29 @@ class BatchRunner:
             ctx = {"row": row, "item": {"id": item_id, "seq": seq, "line": line}, "steps": {}}
             bodies.append((seq, self.body(ctx)))
         return bodies
+
+    def _figure(self, fig, seq: int, item_id: str, row: dict, line: int, turnaround: float, outcome,
+                unfinished: bool):
+        """One result's figures (the request re-rendered for its size and model; never a body):
+        status 200 with its tokens and bytes, the provider's error, or ``expired``."""
+        ctx = {"row": row, "item": {"id": item_id, "seq": seq, "line": line}, "steps": {}}
+        try:
+            body = self.body(ctx)
+        except (TemplateFailure, ValueError):
+            return fig
+        model = body.get("model") if isinstance(body, dict) else None
+        fig = self.figures.slot(self.step.target, self.step.name, model if isinstance(model, str) else None,
+                                kind=self.profile.kind, profile=self.profile.name, mode="batch")
+        out_bytes = len(orjson.dumps(body))
+        if unfinished or outcome is None:
+            fig.add(turnaround, "expired", out_bytes, 0, ok=False)
+        elif outcome[0] == "done":
+            usage = usage_of(self.profile, outcome[1])
+            fig.add(turnaround, "200", out_bytes, len(orjson.dumps(outcome[1])), usage.input_tokens,
+                    usage.output_tokens)
+        else:
+            fig.add(turnaround, "error", out_bytes, 0, ok=False)
+        return fig
 
     def _rows(self, seqs: set[int]) -> dict[int, tuple[str, dict, int]]:
         """The input rows of a batch (for ``keep`` templates that read ``row``), streamed."""

@@ -5,7 +5,9 @@ transport outcome) and exact sums of bytes and tokens, a uniform reservoir (Algo
 successful calls ``(latency, input tokens, output tokens, bytes out, bytes in)`` and a small
 reservoir of the rate-limit headers seen (``*ratelimit*``, ``retry-after*``: numbers and
 durations, never a key or a body). Latencies are stored in real (profile) seconds: the wall
-time divided by the run's time scale.
+time divided by the run's time scale. A ``--mode batch`` run keeps its results in slots of mode
+``batch``: an answer's latency is its batch's turnaround (submitted to ended), and the slot keeps
+each batch's turnaround and size.
 
 Hand-written rather than an HDR histogram per figure: ``HdrHistogram.record_value`` costs
 ~6 us in Python, several of them per request would be a tenth of the runner's CPU budget,
@@ -22,6 +24,7 @@ __all__ = ["CallFigures", "FigureBook", "RESERVOIR", "HEADER_SAMPLES"]
 
 RESERVOIR = 4096          # successful calls kept per slot: p99 from ~40 calls above it
 HEADER_SAMPLES = 256      # rate-limit header snapshots kept per slot
+BATCH_SAMPLES = 1024      # batch turnarounds kept per batch-mode slot
 _HEADER_EVERY = 32        # after the first HEADER_SAMPLES responses, look at one in this many
 FORMAT = 1
 
@@ -36,10 +39,12 @@ class CallFigures:
 
     __slots__ = ("target", "endpoint", "model", "kind", "profile", "time_scale", "calls", "ok", "status",
                  "bytes_out", "bytes_in", "tokens_in", "tokens_out", "reservoir", "headers", "_seen_headers",
-                 "_random")
+                 "_random", "mode", "batches")
 
     def __init__(self, target: str, endpoint: str, model: str | None, *, kind: str = "", profile: str = "",
-                 time_scale: float = 1.0, rng: random.Random | None = None) -> None:
+                 time_scale: float = 1.0, rng: random.Random | None = None, mode: str = "online") -> None:
+        self.mode = mode          # online | batch
+        self.batches: list[tuple[float, int]] = []  # batch mode: (turnaround real seconds, requests)
         self.target = target
         self.endpoint = endpoint
         self.model = model
@@ -81,6 +86,19 @@ class CallFigures:
             if j < RESERVOIR:
                 res[j] = row
 
+    def add_batch(self, seconds: float, requests: int) -> None:
+        """One batch ended: its wall turnaround ``seconds`` and the ``requests`` it held."""
+        row = (seconds / self.time_scale, requests)
+        if len(self.batches) < BATCH_SAMPLES:
+            self.batches.append(row)
+        else:
+            self.batches[int(self._random() * BATCH_SAMPLES)] = row
+
+    @property
+    def key(self) -> tuple:
+        return (self.target, self.endpoint, self.model) if self.mode == "online" else \
+            (self.target, self.endpoint, self.model, self.mode)
+
     def wants_headers(self) -> bool:
         """True for the responses whose headers are worth keeping (the first ones, then 1 in 32)."""
         self._seen_headers += 1
@@ -106,12 +124,14 @@ class CallFigures:
             "reservoir": [list(r) for r in self.reservoir],
             "headers": [[t, s, h] for t, s, h in self.headers],
             "seen_headers": self._seen_headers,
+            **({"mode": self.mode, "batches": [list(b) for b in self.batches]} if self.mode != "online" else {}),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], rng: random.Random | None = None) -> "CallFigures":
         f = cls(d["target"], d["endpoint"], d.get("model"), kind=d.get("kind", ""), profile=d.get("profile", ""),
-                time_scale=float(d.get("time_scale", 1.0)), rng=rng)
+                time_scale=float(d.get("time_scale", 1.0)), rng=rng, mode=d.get("mode", "online"))
+        f.batches = [(float(t), int(n)) for t, n in d.get("batches", [])]
         f.calls, f.ok = int(d["calls"]), int(d["ok"])
         f.status = {str(k): int(v) for k, v in d["status"].items()}
         f.bytes_out, f.bytes_in = int(d["bytes_out"]), int(d["bytes_in"])
@@ -132,6 +152,8 @@ class CallFigures:
             self.reservoir = a + b
         else:
             self.reservoir = self.reservoir + other.reservoir
+        batches = self.batches + other.batches
+        self.batches = batches if len(batches) <= BATCH_SAMPLES else rng.sample(batches, BATCH_SAMPLES)
         hdrs = self.headers + other.headers
         self.headers = hdrs if len(hdrs) <= HEADER_SAMPLES else rng.sample(hdrs, HEADER_SAMPLES)
         self.calls += other.calls
@@ -154,16 +176,16 @@ class FigureBook:
 
     def __init__(self, time_scale: float = 1.0, seed: int | None = None) -> None:
         self.time_scale = time_scale
-        self.slots: dict[tuple[str, str, str | None], CallFigures] = {}
+        self.slots: dict[tuple, CallFigures] = {}
         self._rng = random.Random(seed)
 
     def slot(self, target: str, endpoint: str, model: str | None, kind: str = "",
-             profile: str = "") -> CallFigures:
-        key = (target, endpoint, model)
+             profile: str = "", mode: str = "online") -> CallFigures:
+        key = (target, endpoint, model) if mode == "online" else (target, endpoint, model, mode)
         fig = self.slots.get(key)
         if fig is None:
             fig = self.slots[key] = CallFigures(target, endpoint, model, kind=kind, profile=profile,
-                                                time_scale=self.time_scale, rng=self._rng)
+                                                time_scale=self.time_scale, rng=self._rng, mode=mode)
         return fig
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +197,7 @@ class FigureBook:
         book = cls(float(d.get("time_scale", 1.0)), seed)
         for s in d.get("slots", []):
             f = CallFigures.from_dict(s, book._rng)
-            book.slots[(f.target, f.endpoint, f.model)] = f
+            book.slots[f.key] = f
         return book
 
     def merge(self, other: "FigureBook") -> None:

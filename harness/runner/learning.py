@@ -24,6 +24,8 @@ from mock_servers.timescale import REAL_TIME, TimeScale
 from harness.runner.limiter import Rate
 
 __all__ = [
+    "LEARNT_BURST",
+    "SAFETY",
     "LearntLimits",
     "learn",
     "learn_from_headers",
@@ -31,6 +33,9 @@ __all__ = [
     "parse_rfc3339",
     "retry_after_seconds",
 ]
+
+SAFETY = 0.95  # the share of a learnt limit the runner paces at (the planner models the same)
+LEARNT_BURST = 1.0  # units a learnt dimension lets go at once: smooth pacing, no bucket to spend
 
 # header (lower case) -> (dimension, its remaining header, its reset header, reset format)
 _PER_MINUTE: tuple[tuple[str, str, str, str, str], ...] = (
@@ -129,7 +134,7 @@ def learn(
     headers: Mapping[str, str],
     *,
     time_scale: TimeScale = REAL_TIME,
-    safety: float = 0.95,
+    safety: float = SAFETY,
     operation: str | None = None,
     now_epoch: float | None = None,
     details: bool = True,
@@ -161,16 +166,16 @@ def learn(
         window = _WINDOW.search(h[_GENERIC[0]])
         seconds = float(window.group(1)) if window else 60.0
         if seconds > 0:
-            out.updates["requests_per_minute"] = Rate(time_scale.per_second(generic * safety / seconds))
+            out.updates["requests_per_minute"] = Rate(time_scale.per_second(generic * safety / seconds), LEARNT_BURST)
             note("requests_per_minute", h.get(_GENERIC[1]), h.get(_GENERIC[2]), "generic")
     for name, dim, remaining, reset, fmt in _PER_MINUTE:  # provider headers win over generic
         limit = _number(h.get(name))
         if limit is not None and limit > 0:
-            out.updates[dim] = Rate.per_minute(limit * safety, time_scale=time_scale)
+            out.updates[dim] = Rate.per_minute(limit * safety, LEARNT_BURST, time_scale=time_scale)
             note(dim, h.get(remaining), h.get(reset), fmt)
     rate = _number(h.get(_SPAPI))
     if rate is not None and rate > 0:
-        out.updates["requests_per_second"] = Rate(time_scale.per_second(rate * safety), burst=1.0)
+        out.updates["requests_per_second"] = Rate(time_scale.per_second(rate * safety), burst=LEARNT_BURST)
     return out
 
 
@@ -178,7 +183,7 @@ def learn_from_headers(
     headers: Mapping[str, str],
     *,
     time_scale: TimeScale = REAL_TIME,
-    safety: float = 0.95,
+    safety: float = SAFETY,
     operation: str | None = None,
 ) -> dict[str, Rate]:
     """Dimension -> learnt :class:`Rate` from one response's headers (see :func:`learn`).

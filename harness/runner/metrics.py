@@ -2,7 +2,7 @@
 
 Base units, ``_total`` counters, bounded labels (target and endpoint names come from the
 scenario, never from URLs or item ids) and a ``run_id`` label on everything. The families are
-the lock-free ones of :mod:`harness.runner.plain_metrics` (an update is an attribute add, read at
+the lock-free ones of :mod:`mock_servers.plain_metrics` (an update is an attribute add, read at
 scrape time), and children are cached, since the hot path counts every request.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from harness.runner.plain_metrics import PlainCounter as Counter
-from harness.runner.plain_metrics import PlainGauge as Gauge
-from harness.runner.plain_metrics import PlainHistogram as Histogram
+from mock_servers.plain_metrics import PlainCounter as Counter
+from mock_servers.plain_metrics import PlainGauge as Gauge
+from mock_servers.plain_metrics import PlainHistogram as Histogram
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 

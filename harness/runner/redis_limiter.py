@@ -29,14 +29,15 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from harness.runner.limiter import Rate, RateLimiter
 
-__all__ = ["RedisLimiter", "LIMITER_SCRIPT", "safe_url"]
+__all__ = ["RedisLimiter", "LIMITER_SCRIPT", "admission_args", "safe_url"]
 
 Sleep = Callable[[float], Awaitable[object]]
 
 # KEYS: 1 state hash (dim -> "tat last"), 2 rates hash (dim -> "per_second burst"),
 #       3 meta hash (blocked_until, shift)
 # ARGV: 1 op, 2 ttl seconds, 3 initial fill, 4 floor (the latest start this client was given), then op-specific
-# Every op answers {now, shift, blocked_until, wait} as strings (Redis truncates Lua numbers).
+# Every op answers {now, shift, blocked_until, wait} as strings (Redis truncates Lua numbers);
+# 'acquire' takes k admissions and answers {now, shift, blocked_until, wait_1 .. wait_k}.
 LIMITER_SCRIPT = r"""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
@@ -74,24 +75,31 @@ end
 local blocked = tonumber(redis.call('HGET', KEYS[3], 'blocked_until') or '-1e300')
 local shift = tonumber(redis.call('HGET', KEYS[3], 'shift') or '0')
 local wait = 0
+local waits = {}
 if op == 'acquire' then
-  -- ARGV[5..]: dim, cost, per_second, burst (the caller's own rate, used if none is shared)
-  local start = math.max(now, blocked)
-  local dims = {}
-  for i = 5, #ARGV, 4 do
-    local dim, cost = ARGV[i], tonumber(ARGV[i + 1])
-    local ps, burst = rate_of(dim, tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3]))
-    if ps and cost > 0 then
-      local tat, last = state_of(dim, ps, burst)
-      local earliest = math.max(last, tat - (burst - math.min(cost, burst)) / ps)
-      start = math.max(start, earliest)
-      dims[#dims + 1] = {dim, cost, ps, tat}
+  -- ARGV[5]: k admissions, served in order (FIFO); each is ndims then ndims x (dim, cost,
+  -- per_second, burst: the caller's own rate, used if none is shared)
+  local i = 6
+  for _ = 1, tonumber(ARGV[5]) do
+    local start = math.max(now, blocked)
+    local dims = {}
+    local n = tonumber(ARGV[i])
+    for j = i + 1, i + 4 * n, 4 do
+      local dim, cost = ARGV[j], tonumber(ARGV[j + 1])
+      local ps, burst = rate_of(dim, tonumber(ARGV[j + 2]), tonumber(ARGV[j + 3]))
+      if ps and cost > 0 then
+        local tat, last = state_of(dim, ps, burst)
+        local earliest = math.max(last, tat - (burst - math.min(cost, burst)) / ps)
+        start = math.max(start, earliest)
+        dims[#dims + 1] = {dim, cost, ps, tat}
+      end
     end
+    for _, d in ipairs(dims) do
+      put(d[1], math.max(d[4], start) + d[2] / d[3], start)
+    end
+    waits[#waits + 1] = f(start - now)
+    i = i + 1 + 4 * n
   end
-  for _, d in ipairs(dims) do
-    put(d[1], math.max(d[4], start) + d[2] / d[3], start)
-  end
-  wait = start - now
 elseif op == 'refund' or op == 'charge' then
   local dim, units = ARGV[5], tonumber(ARGV[6])
   local ps, burst = rate_of(dim, nil, nil)
@@ -148,8 +156,30 @@ if ttl > 0 then
   redis.call('EXPIRE', KEYS[2], ttl)
   redis.call('EXPIRE', KEYS[3], ttl)
 end
+if op == 'acquire' then
+  local out = {f(now), f(shift), f(blocked)}
+  for _, w in ipairs(waits) do out[#out + 1] = w end
+  return out
+end
 return {f(now), f(shift), f(blocked), f(wait)}
 """
+
+
+MAX_BATCH = 128  # admissions per script call: ~50 us of Lua each keeps one call well under 10 ms
+
+
+def admission_args(cost: Mapping[str, float], rates: Mapping[str, Rate]) -> list[str]:
+    """One admission's script arguments: the count of dimensions, then (dim, cost, the caller's
+    own per_second and burst, used where no rate is shared yet) for each."""
+    out: list[str] = []
+    for dim, units in cost.items():
+        if units < 0 or math.isnan(units):
+            raise ValueError(f"cost for {dim!r} must be >= 0, got {units!r}")
+        if units == 0:
+            continue
+        rate = rates.get(dim)  # none here: a rate another process learnt may apply
+        out += [dim, repr(float(units)), repr(rate.per_second) if rate else "0", repr(rate.burst) if rate else "0"]
+    return [str(len(out) // 4), *out]
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -198,6 +228,8 @@ class RedisLimiter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ops: asyncio.Queue | None = None
         self._pump: asyncio.Task | None = None
+        self._pending: list[tuple[list[str], asyncio.Future]] = []  # admissions for the next script call
+        self._admitter: asyncio.Task | None = None
         self._local_block = -math.inf  # monotonic: our own Retry-After, before Redis has it
         self._calls = 0
         self._floor = 0.0  # Redis time of the latest start we were given (see the script's state_of)
@@ -215,6 +247,8 @@ class RedisLimiter:
         self._script = self._client.register_script(LIMITER_SCRIPT)
         self._ops = asyncio.Queue()
         self._pump = loop.create_task(self._pump_ops())
+        self._pending = []
+        self._admitter = None
 
     async def _call(self, *args: Any) -> list:
         """Run the script until Redis answers: fail closed, with backoff, saying why."""
@@ -266,22 +300,19 @@ class RedisLimiter:
     async def acquire(self, cost: Mapping[str, float]) -> float:
         """Reserve ``cost`` for the earliest time every dimension allows it across all
         processes, sleep until then (and longer if a Retry-After pause arrives meanwhile);
-        returns the seconds waited."""
+        returns the seconds waited.
+
+        Admissions asked for while one script call is on its way go together in the next one
+        (in the order asked, so FIFO holds): with many requests in flight a process pays one
+        round trip for a batch, not one per request."""
         self._ensure()
-        args: list[Any] = ["acquire"]
-        for dim, units in cost.items():
-            if units < 0 or math.isnan(units):
-                raise ValueError(f"cost for {dim!r} must be >= 0, got {units!r}")
-            if units == 0:
-                continue
-            rate = self._rates.get(dim)  # none here: a rate another process learnt may apply
-            args += [dim, repr(float(units)), repr(rate.per_second) if rate else "0", repr(rate.burst) if rate else "0"]
+        request = admission_args(cost, self._rates)
         if self.degraded_share is not None and self.outage is not None:
             return await self._acquire_degraded(cost)
-        answer = await self._call_or_degrade(args)
+        answer = await self._admit(request)
         if answer is None:
             return await self._acquire_degraded(cost)
-        now, shift, _blocked, wait = (float(x) for x in answer)
+        now, shift, wait = answer
         self._floor = max(self._floor, now + wait)
         waited = 0.0
         if wait > 0:
@@ -300,6 +331,39 @@ class RedisLimiter:
             waited += local
             await self._sleep(local)
         return waited
+
+    async def _admit(self, request: list[str]) -> tuple[float, float, float] | None:
+        """(Redis now, shift, wait) for one admission, sent with whatever else is pending;
+        None when Redis is away and the degraded mode takes over."""
+        assert self._loop is not None
+        future: asyncio.Future = self._loop.create_future()
+        self._pending.append((request, future))
+        if self._admitter is None or self._admitter.done():
+            self._admitter = self._loop.create_task(self._admit_pending())
+        return await future
+
+    async def _admit_pending(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            args: list[Any] = ["acquire", str(len(batch))]
+            for request, _ in batch:
+                args += request
+            try:
+                answer = await self._call_or_degrade(args)
+            except BaseException as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                raise
+            if answer is None:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+                continue
+            now, shift = float(answer[0]), float(answer[1])
+            for (_, future), wait in zip(batch, answer[3:]):
+                if not future.done():
+                    future.set_result((now, shift, float(wait)))
 
     async def _call_or_degrade(self, args: list) -> list | None:
         if self.degraded_share is None:

@@ -73,12 +73,11 @@ class AnthropicProvider(LLMProvider):
         """A strict-validation refusal in Anthropic's error body."""
         return self.error(bad.status, "invalid", bad.message, type=bad.type)
 
-    def too_large(self, request: web.Request) -> web.Response | None:
-        """413 before the body is read, as Anthropic's edge answers past 32 MB."""
-        if not self.profile.strict:
-            return None
-        bad = strict.too_large(request.content_length or 0, self.profile.max_request_bytes)
-        return self.invalid(bad) if bad is not None else None
+    def request_too_large(self, size: int, limit: int) -> web.Response:
+        """Cloudflare answers past the limit, before the API: no ``request_id``, no ``type: error``
+        envelope (the body the SDK shows, anthropic-sdk-python#938)."""
+        body = {"error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}}
+        return self.json(413, body)
 
     def unknown_model(self, model: str) -> web.Response:
         return self.error(404, "not_found", f"model: {model}")
@@ -120,9 +119,6 @@ class AnthropicProvider(LLMProvider):
             return key
         if not request.headers.get("anthropic-version"):
             return self.error(400, "bad_request", "anthropic-version: header is required")
-        refused_size = self.too_large(request)
-        if refused_size is not None:
-            return refused_size
         try:
             body = parse_json(await request.read())
         except ValueError as exc:

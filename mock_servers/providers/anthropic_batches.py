@@ -5,7 +5,10 @@ from processing to succeeded/errored/canceled/expired; results are ready once th
 at ``results_url``, one line per custom_id (``succeeded`` with the message, ``errored`` with the
 error the Messages API would give, ``canceled`` or ``expired``). ``params`` are validated when
 the batch is processed, as Anthropic documents; a batch holds at most 100,000 requests or
-256 MB, and expires 24 h after creation.
+256 MB, and expires 24 h after creation. A workspace (here: an API key) has at most
+``batch.max_queue_requests`` batch requests in the processing queue (not yet processed, over all
+its batches); a batch that would pass it is refused with 429 ``rate_limit_error`` and a
+``retry-after`` until enough of the queue has been processed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from ..batch_timeline import Timeline
+from ..durations import retry_after_seconds
 from ..validation import anthropic as strict
 from .base import new_id
 
@@ -80,9 +84,6 @@ class AnthropicBatches:
         if isinstance(key, web.Response):
             return key
         settings = p.profile.batch
-        if (request.content_length or 0) > settings.max_bytes:
-            return p.error(413, "too_large", f"Request exceeds the maximum allowed size of {settings.max_bytes} bytes "
-                           "for a Message Batch.", type="request_too_large")
         try:
             body = orjson.loads(await request.read())
         except ValueError as exc:
@@ -108,10 +109,36 @@ class AnthropicBatches:
                                "unique within a batch.")
             seen.add(cid)
         now = self._now()
+        full = self._queue_full(key, len(reqs), now)
+        if full is not None:
+            return full
         b = MessageBatch(new_id("msgbatch_"), key, reqs,
                          Timeline.draw(settings, p.ctx.time_scale, p.ctx.rng, now, len(reqs)))
         self.batches[b.id] = b
         return p.json(200, self._object(b, request), {"request-id": new_id("req_")})
+
+    def queued(self, key: str, now: float) -> int:
+        """Batch requests of ``key`` in the processing queue at ``now``: not yet processed."""
+        return sum(b.timeline.total - b.timeline.done(now) for b in self.batches.values()
+                   if b.key == key and not b.timeline.ended(now))
+
+    def _queue_full(self, key: str, n: int, now: float) -> web.Response | None:
+        """The 429 for a batch of ``n`` requests the queue cannot take now, or None."""
+        limit = self.provider.profile.batch.max_queue_requests
+        if limit is None:
+            return None
+        queued = self.queued(key, now)
+        if queued + n <= limit:
+            return None
+        # the queue drains as batches are processed: the first of their ends after which this fits
+        ends = sorted(b.timeline.ends_at for b in self.batches.values() if b.key == key and not b.timeline.ended(now))
+        wait = next((t - now for t in ends if self.queued(key, t) + n <= limit), ends[-1] - now if ends else 0.0)
+        p = self.provider
+        p.count_rate_limited("batch_queue_requests")
+        return p.error(429, "rate_limited", f"Number of batch requests in the processing queue would exceed the "
+                       f"limit of {limit:,} for your workspace: {queued:,} queued, {n:,} requested. Please try again "
+                       "once some batches have finished processing.",
+                       headers={"retry-after": retry_after_seconds(wait, p.ctx.scaled)})
 
     def _batch(self, request: web.Request) -> MessageBatch | web.Response:
         key = self._auth(request)

@@ -27,9 +27,6 @@ async def count_tokens(provider: "AnthropicProvider", request: web.Request) -> w
         return key
     if not request.headers.get("anthropic-version"):
         return provider.error(400, "bad_request", "anthropic-version: header is required")
-    refused_size = provider.too_large(request)
-    if refused_size is not None:
-        return refused_size
     try:
         body = parse_json(await request.read())
     except ValueError as exc:

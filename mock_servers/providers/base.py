@@ -145,6 +145,12 @@ class Provider:
     def error(self, status: int, kind: str, message: str, **extra: Any) -> web.Response:
         raise NotImplementedError  # each provider module overrides this
 
+    def request_too_large(self, size: int, limit: int) -> web.Response:
+        """The real API's 413 for a body past its documented limit (the providers behind an edge
+        that answers it themselves override this)."""
+        return self.error(413, "request_too_large",
+                          f"Request body of {size} bytes exceeds the maximum of {limit} bytes.")
+
     def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
         """A known path asked with another method: 405 with ``Allow``, in the provider's format
         (OpenAI overrides this: it answers 404 "Invalid URL")."""
@@ -192,7 +198,9 @@ class Provider:
     async def sleep_wall(self, seconds: float) -> None:
         if seconds > 0:
             self._latency_hist.observe(seconds)
-            await asyncio.sleep(seconds)
+            # uvloop rounds a timer to whole milliseconds: what rounds to 0 fires on the next
+            # loop turn anyway, so yield to the loop without building a timer
+            await asyncio.sleep(seconds if seconds >= 0.0005 else 0)
 
     async def sleep_profile(self, profile_seconds: float) -> None:
         await self.sleep_wall(self.ctx.time_scale.seconds(profile_seconds))

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 from aiohttp import web
 
 from ..profile import KeepaTokens
 from ..timescale import TimeScale
-from . import keepa_content
+from . import keepa_content, keepa_finder
 from .base import Provider
 
 MAX_ASINS = 100
@@ -76,6 +76,7 @@ class KeepaProvider(Provider):
             self.route("GET", "/product/", "product", self.product),
             self.route("GET", "/token", "token", self.token),
             self.route("GET", "/token/", "token", self.token),
+            *(self.route(m, path, "query", self.query) for m in ("GET", "POST") for path in ("/query", "/query/")),
         ]
 
     def answer(self, request: web.Request, status: int, body: dict[str, Any], products: bytes = b"") -> web.Response:
@@ -110,8 +111,8 @@ class KeepaProvider(Provider):
         return self.error(405, "METHOD_NOT_ALLOWED", f"Method {method} is not allowed for {path}.",
                           headers={"Allow": ", ".join(allowed)})
 
-    def _balance(self, request: web.Request) -> KeepaBalance | web.Response:
-        key = request.query.get("key", "").strip()
+    def _balance(self, request: web.Request, form: Mapping[str, Any] | None = None) -> KeepaBalance | web.Response:
+        key = str(request.query.get("key") or (form or {}).get("key") or "").strip()
         if not key or key.startswith(self.profile.auth.invalid_prefix):
             return self.error(400, "REQUEST_REJECTED", "Invalid or missing access key (key parameter).")
         bal = self.balances.get(key)
@@ -163,12 +164,56 @@ class KeepaProvider(Provider):
         return await self.serve(request, work)
 
 
+    async def query(self, request: web.Request) -> web.StreamResponse:
+        """The Product Finder (:mod:`keepa_finder`): charged 10 + 1 per 100 ASINs it returns."""
+        started = time.monotonic()
+        form: Mapping[str, Any] = {}
+        selection: str | None = request.query.get("selection")
+        if request.method == "POST":
+            if request.content_type == "application/x-www-form-urlencoded":
+                form = await request.post()
+                selection = str(form["selection"]) if "selection" in form else selection
+            else:
+                selection = (await request.read()).decode("utf-8", "replace") or selection
+        bal = self._balance(request, form)
+        if isinstance(bal, web.Response):
+            return bal
+        domain = _domain(request, form)
+        if domain is None:
+            return self.error(400, "REQUEST_REJECTED", f"Invalid domain: {request.query.get('domain')!r}.")
+        try:
+            finder = keepa_finder.parse(selection, request.query.get("stats") or form.get("stats"))
+        except keepa_finder.FinderError as exc:
+            return self.error(400, "REQUEST_REJECTED", str(exc))
+        if not bal.try_spend(0):  # the balance is checked now; what it costs is known once answered
+            self.count_rate_limited("tokens")
+            return self.answer(request, 429, self.envelope(bal, 0, started))
+        asins, total = keepa_finder.results(finder, domain)
+        base = next((e.cost for e in self.profile.endpoints if e.name == "query"), keepa_finder.BASE_COST)
+        cost = keepa_finder.cost(len(asins), base)
+        bal.tokens -= cost
+
+        async def work(fault: str | None) -> web.StreamResponse:
+            await self.sleep_profile(self.latency.sample())
+            body = self.envelope(bal, cost, started)
+            if fault in ("error_500", "error_503", "error_529", "stream_error", "insufficient_quota"):
+                body["error"] = {"type": "INTERNAL_SERVER_ERROR", "message": "Injected fault.", "details": None}
+                return self.json(500 if fault in ("error_500", "stream_error") else 503, body)
+            body["asinList"] = asins
+            body["totalResults"] = total
+            if fault == "malformed":
+                return self.malformed(200, body)
+            return self.answer(request, 200, body)
+
+        return await self.serve(request, work)
+
+
 def _whole_if_exact(rate: float) -> int | float:
     """Keepa sends ``refillRate`` as an integer; a scaled rate stays one when it is whole."""
     return int(rate) if float(rate).is_integer() else round(rate, 6)
 
 
-def _domain(request: web.Request) -> int | None:
+def _domain(request: web.Request, form: Mapping[str, Any] | None = None) -> int | None:
     """The ``domain`` parameter (default 1, amazon.com), or None if it names no Keepa domain."""
-    raw = request.query.get("domain", "1")
+    raw = str(request.query.get("domain") or (form or {}).get("domain") or "1")
     return int(raw) if raw.isascii() and raw.isdigit() and int(raw) in DOMAINS else None

@@ -30,6 +30,9 @@ ORG = "org-mock"
 RATE_LIMITS_URL = "https://platform.openai.com/account/rate-limits"
 _DIMENSIONS = (("requests", "requests_per_minute", "RPM"), ("tokens", "tokens_per_minute", "TPM"))
 _UNIT = {"requests": "requests per min", "tokens": "tokens per min"}
+CLOUDFLARE_413 = (b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+                  b"<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>cloudflare</center>\r\n"
+                  b"</body>\r\n</html>\r\n")
 
 
 class OpenAIProvider(LLMProvider):
@@ -54,6 +57,11 @@ class OpenAIProvider(LLMProvider):
         return api
 
     # -- errors ---------------------------------------------------------------------------
+    def request_too_large(self, size: int, limit: int) -> web.Response:
+        """OpenAI's edge (Cloudflare) answers a body past the limit itself, with its HTML page;
+        the SDK raises ``APIStatusError`` (413) whose body is that text (openai/codex#2908)."""
+        return web.Response(status=413, body=CLOUDFLARE_413, content_type="text/html")
+
     def method_not_allowed(self, method: str, path: str, allowed: list[str]) -> web.Response:
         """OpenAI routes on method and path together: a wrong method is the same 404 "Invalid
         URL (GET /v1/chat/completions)" as an unknown path (docs/provider-fidelity.md §10)."""

@@ -1,7 +1,8 @@
 """What api.anthropic.com refuses on ``/v1/messages`` and ``/v1/messages/count_tokens``.
 
 Anthropic validates with pydantic-style messages (``field: Extra inputs are not permitted``)
-and answers 400 ``invalid_request_error``; a body past 32 MB is 413 ``request_too_large``.
+and answers 400 ``invalid_request_error`` (a body past 32 MB is refused before this, by
+:mod:`mock_servers.guards`).
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ COUNT_PARAMS = frozenset({"messages", "model", "system", "thinking", "tool_choic
                           "context_management", "mcp_servers", "output_config"})
 BATCH_PARAMS = MESSAGE_PARAMS - {"stream"}
 TOOL_CHOICE_TYPES = ("auto", "any", "tool", "none")
-
-
-def too_large(size: int, limit: int | None) -> Invalid | None:
-    if limit is not None and size > limit:
-        return Invalid(413, "Request exceeds the maximum allowed number of bytes.", type="request_too_large")
-    return None
 
 
 def _bad(message: str) -> Invalid:

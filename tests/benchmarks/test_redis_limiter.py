@@ -2,7 +2,9 @@
 
 ``test_redis_limiter_cost``: what one admission through Redis costs against the local limiter:
 its latency (one Lua script round trip on loopback), the client's CPU and redis-server's CPU per
-request (``INFO cpu``), sequential admissions with a limit that never makes anyone wait.
+request (``INFO cpu``), sequential admissions with a limit that never makes anyone wait; then the
+same with 64 admissions asking at once (as 64 requests in flight do), where they share script
+calls. Medians of 5 rounds.
 Redis is pinned to core 0, the client to core 1.
 
 ``test_processes_scale_with_the_shared_limiter``: N = 1, 2, 4 Celery worker processes, W = 32
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -33,9 +36,12 @@ from harness.runner.redis_limiter import RedisLimiter
 from tests.harness.runutil import Scraper, foreground_priority, metric_sum
 from tests.runner_support import FAST_REST_SETS, ROOT, write_scenario, write_users
 
+from .rounds import MACHINE_TOLERANCE
+
 pytestmark = pytest.mark.bench
 
 ADMISSIONS = 3000
+CONCURRENT = 64
 COST = {"requests_per_minute": 1, "tokens_per_minute": 150}
 RATES = {"requests_per_minute": Rate(1e7, 1e7), "tokens_per_minute": Rate(1e9, 1e9)}
 
@@ -55,6 +61,12 @@ def test_redis_limiter_cost(benchmark, redis_server):
         for _ in range(ADMISSIONS):
             await lim.acquire(COST)
 
+    async def concurrent(lim) -> None:  # CONCURRENT requests in flight asking at once, as in a run
+        async def one() -> None:
+            for _ in range(ADMISSIONS // CONCURRENT):
+                await lim.acquire(COST)
+        await asyncio.gather(*(one() for _ in range(CONCURRENT)))
+
     def one_round() -> None:
         async def main() -> tuple[float, float, float]:
             shared = RedisLimiter(redis_server.url, f"bench{len(rounds)}", RATES)
@@ -65,23 +77,36 @@ def test_redis_limiter_cost(benchmark, redis_server):
             r1, c1, t1 = _redis_cpu(client), time.process_time(), time.perf_counter()
             await admissions(local)
             c2, t2 = time.process_time(), time.perf_counter()
+            await concurrent(shared)
+            r3, c3 = _redis_cpu(client), time.process_time()
+            await concurrent(local)
+            c4 = time.process_time()
             await shared.close()
-            return (t1 - t0 - (t2 - t1)) / ADMISSIONS, (c1 - c0 - (c2 - c1)) / ADMISSIONS, (r1 - r0) / ADMISSIONS
+            n = ADMISSIONS // CONCURRENT * CONCURRENT
+            return ((t1 - t0 - (t2 - t1)) / ADMISSIONS, (c1 - c0 - (c2 - c1)) / ADMISSIONS, (r1 - r0) / ADMISSIONS,
+                    (c3 - c2 - (c4 - c3)) / n, (r3 - r1) / n)
 
-        latency, client_cpu, redis_cpu = asyncio.run(main())
-        rounds.append({"latency": latency, "client_cpu": client_cpu, "redis_cpu": redis_cpu})
+        latency, client_cpu, redis_cpu, conc_cpu, conc_redis = asyncio.run(main())
+        rounds.append({"latency": latency, "client_cpu": client_cpu, "redis_cpu": redis_cpu,
+                       "concurrent_client_cpu": conc_cpu, "concurrent_redis_cpu": conc_redis})
 
     try:
         benchmark.pedantic(one_round, rounds=5, warmup_rounds=1, iterations=1)
     finally:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-    best = {k: min(r[k] for r in rounds) for k in rounds[0]}
+    med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     figures = {
-        "added_latency_us": {"value": best["latency"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": 0.25},
-        "client_cpu_us": {"value": best["client_cpu"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": 0.25},
-        "redis_cpu_us": {"value": best["redis_cpu"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": 0.25},
+        "added_latency_us": {"value": med["latency"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": MACHINE_TOLERANCE},
+        "client_cpu_us": {"value": med["client_cpu"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": MACHINE_TOLERANCE},
+        "redis_cpu_us": {"value": med["redis_cpu"] * 1e6, "unit": "us/request", "better": "lower", "tolerance": MACHINE_TOLERANCE},
+        "concurrent_client_cpu_us": {"value": med["concurrent_client_cpu"] * 1e6, "unit": "us/request",
+                                     "better": "lower", "tolerance": MACHINE_TOLERANCE},
+        "concurrent_redis_cpu_us": {"value": med["concurrent_redis_cpu"] * 1e6, "unit": "us/request",
+                                    "better": "lower", "tolerance": MACHINE_TOLERANCE},
     }
-    benchmark.extra_info.update({"figures": figures, "admissions_per_round": ADMISSIONS, "dimensions": len(COST)})
+    benchmark.extra_info.update({"figures": figures, "admissions_per_round": ADMISSIONS, "dimensions": len(COST),
+                                 "concurrent": CONCURRENT,
+                                 "rounds": [{k: round(v * 1e6, 1) for k, v in r.items()} for r in rounds]})
     print("\n" + ", ".join(f"{k} {v['value']:.1f}" for k, v in figures.items()))
 
 
@@ -127,7 +152,7 @@ def test_processes_scale_with_the_shared_limiter(benchmark, tmp_path, mock_serve
     achieved = (n1 - n0) / (t1 - t0)
     ratio = achieved / bound
     benchmark.extra_info.update({"figures": {
-        f"share_of_NxW_over_L_{processes}": {"value": ratio, "unit": "ratio", "better": "higher", "tolerance": 0.03}},
+        f"share_of_NxW_over_L_{processes}": {"value": ratio, "unit": "ratio", "better": "higher", "tolerance": 0.05}},
         "requests_per_second": achieved, "bound": bound, "window_s": t1 - t0,
         "pinning": "mock core 1; redis-server and worker processes core 0"})
     print(f"\nN={processes}: {achieved:.0f} req/s = {ratio:.1%} of N x W / L = {bound:.0f}; per second: "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 
 import anthropic
+import httpx
 import pytest
 
 SCALE = 0.01
@@ -105,3 +106,38 @@ def test_count_tokens_matches_the_messages_usage(mock_server):
     assert with_tools.input_tokens > counted.input_tokens  # tool definitions count as input
     with pytest.raises(anthropic.NotFoundError):
         client.messages.count_tokens(model="claude-17", messages=messages)
+
+
+def test_processing_queue_limit_is_a_429_the_sdk_waits_out(mock_server):
+    """Batch requests in the processing queue are limited per workspace (Tier 1: 100,000);
+    a batch that would pass it is a 429 ``rate_limit_error`` with ``retry-after`` until the queue
+    has drained enough, which the SDK honours."""
+    mock = mock_server(["anthropic"], time_scale=SCALE, sets=QUICK + ["anthropic.batch.max_queue_requests=10"],
+                       seed=6)
+    client = _client(mock)
+    first = client.messages.batches.create(requests=[_req(i) for i in range(6)])
+    with pytest.raises(anthropic.RateLimitError) as info:
+        client.messages.batches.create(requests=[_req(i) for i in range(6, 11)])
+    err = info.value
+    assert err.status_code == 429 and err.body["type"] == "error"
+    assert err.body["error"]["type"] == "rate_limit_error"
+    assert "processing queue" in err.body["error"]["message"] and "10" in err.body["error"]["message"]
+    wait = float(err.response.headers["retry-after"])
+    assert 0 < wait <= 1.0 * 1.01  # the first batch's turnaround (100 profile s at 0.01)
+    # a batch that fits is taken at once; another workspace (key) has its own queue
+    assert client.messages.batches.create(requests=[_req(20), _req(21)]).request_counts.processing == 2
+    other = anthropic.Anthropic(base_url=mock.url("anthropic"), api_key="sk-ant-other", max_retries=0)
+    assert other.messages.batches.create(requests=[_req(i) for i in range(10)]).request_counts.processing == 10
+    # the SDK's own retry waits retry-after; by then the first batch has been processed
+    retrying = anthropic.Anthropic(base_url=mock.url("anthropic"), api_key="sk-ant-batch", max_retries=4)
+    later = retrying.messages.batches.create(requests=[_req(i) for i in range(6, 11)])
+    assert later.request_counts.processing == 5
+    assert client.messages.batches.retrieve(first.id).processing_status == "ended"
+    metrics = httpx.get(mock.base_url + "/metrics", timeout=5).text
+    assert 'dimension="batch_queue_requests"' in metrics
+
+
+def test_shipped_queue_limit_is_tier_1s():
+    from mock_servers.app import load_profiles
+
+    assert load_profiles(["anthropic"])["anthropic"].batch.max_queue_requests == 100_000

@@ -10,6 +10,7 @@ import statistics
 import time
 
 import httpx
+import orjson
 import keepa
 import keepa.keepa_sync
 import pytest
@@ -97,3 +98,90 @@ def test_wire_size_matches_the_profile_within_10_percent(mock_server):
             sizes.append(r.num_bytes_downloaded)
             assert r.json()["products"][0]["asin"] == f"B0{i:08d}"
     assert abs(statistics.mean(sizes) - 8000) <= 800, statistics.mean(sizes)
+
+
+# -- the Product Finder (/query) -------------------------------------------------------------
+JIM = {"author": ["jim butcher"], "sort": [["current_SALES", "asc"]]}
+
+
+def test_product_finder_pages_of_asins_at_10_plus_1_per_100(mock_server, point_keepa_at):
+    mock = mock_server(["keepa"], time_scale=0.01, sets=FAST, seed=2)
+    seen = point_keepa_at(mock)
+    api = keepa.Keepa("mock-key", timeout=10)
+    api.update_status()
+    start = api.tokens_left
+    first = api.product_finder(JIM)  # ProductParams' perPage default: 50
+    assert len(first) == 50 and len(set(first)) == 50
+    assert all(len(a) == 10 and a.isalnum() and a.isupper() for a in first)
+    assert api.tokens_left == start - 11  # 10 + 1 per 100 ASINs (rounded up)
+    big = api.product_finder({**JIM, "perPage": 300})
+    assert api.tokens_left == start - 11 - 13 and big[:50] == first  # the same selection, the same order
+    second = api.product_finder({**JIM, "perPage": 300, "page": 1})
+    assert len(second) == 300 and not set(second) & set(big)  # pages never overlap
+    assert api.product_finder({"author": ["someone else"]}) != first
+    assert any(u.startswith(REAL + "query/?") for u in seen)
+
+
+def test_product_finder_refusals_are_the_clients_request_rejected(mock_server, point_keepa_at):
+    mock = mock_server(["keepa"], time_scale=0.01, sets=FAST, seed=2)
+    point_keepa_at(mock)
+    api = keepa.Keepa("mock-key", timeout=10)
+    with pytest.raises(RuntimeError, match="REQUEST_REJECTED"):
+        api.product_finder({**JIM, "perPage": 20})  # at least 50 per page
+    base = mock.url("keepa") + "/query"
+    cases = {
+        "no selection": {"key": "k", "domain": "1"},
+        "not JSON": {"key": "k", "domain": "1", "selection": "{author"},
+        "past 10,000": {"key": "k", "domain": "1", "selection": '{"perPage": 6000, "page": 1}'},
+        "bad domain": {"key": "k", "domain": "7", "selection": "{}"},
+        "stats=1": {"key": "k", "domain": "1", "selection": "{}", "stats": "1"},
+    }
+    for name, params in cases.items():
+        r = httpx.get(base, params=params, timeout=10)
+        assert r.status_code == 400, name
+        assert r.json()["error"]["type"] == "REQUEST_REJECTED" and r.json()["tokensConsumed"] == 0, name
+    ok = httpx.get(base, params={"key": "k", "domain": "1", "selection": '{"perPage": 5000, "page": 1}'},
+                   timeout=10)  # results 5,001 to 10,000: the last ones a selection gives
+    assert ok.status_code == 200 and ok.json()["totalResults"] >= len(ok.json()["asinList"])
+    # POST, the queryJSON as the body or as the selection form field, as Keepa documents
+    body = httpx.post(base, params={"key": "k", "domain": "1"}, content=b'{"title": "tv"}', timeout=10).json()
+    form = httpx.post(base + "/?key=k", data={"domain": "1", "selection": '{"title": "tv"}'}, timeout=10).json()
+    assert body["asinList"] == form["asinList"] and len(body["asinList"]) == 50
+
+
+def test_product_finder_exhaustion_waits_and_succeeds(mock_server, point_keepa_at):
+    mock = mock_server(["keepa"], time_scale=0.01, sets=[*FAST, "keepa.keepa.initial=5", "keepa.keepa.refill_rate=60"])
+    point_keepa_at(mock)
+    api = keepa.Keepa("mock-key", timeout=10)
+    api.product_finder(JIM)  # 11 tokens with 5 left: admitted, the balance goes to -6
+    assert api.tokens_left == -6
+    asins = api.product_finder(JIM)  # 429 first: the client waits for the refill, then succeeds
+    assert len(asins) == 50 and api.tokens_left >= 0
+
+
+def test_product_finder_answers_no_more_than_it_matched():
+    from mock_servers.providers import keepa_finder
+
+    narrow = next(q for i in range(1000) if (q := keepa_finder.parse(orjson.dumps(
+        {"brand": [f"b{i}"], "title": "x", "color": ["red"], "perPage": 50, "page": 1}), None))
+        and keepa_finder.results(q, 1)[1] < 100)
+    asins, total = keepa_finder.results(narrow, 1)
+    assert len(asins) == max(0, total - 50)
+    assert keepa_finder.cost(0) == 10 and keepa_finder.cost(50) == 11 and keepa_finder.cost(101) == 12
+
+
+def test_product_finder_wire_size_and_planned_cost_match_the_profile(mock_server):
+    from mock_servers.app import load_profiles
+    from mock_servers.rules import rules_for
+
+    profile = load_profiles(["keepa"])["keepa"]
+    assert rules_for(profile).endpoint_cost(profile, "query") == 11  # what a default page costs
+    expected = next(e.response_bytes for e in profile.endpoints if e.name == "query")
+    mock = mock_server(["keepa"], time_scale=0.01, sets=FAST, seed=2)
+    sizes = []
+    with httpx.Client(timeout=10, headers={"Accept-Encoding": "gzip"}) as http:
+        for i in range(20):
+            r = http.get(mock.url("keepa") + "/query/", params={"key": "k", "selection": f'{{"title": "t{i}"}}'})
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+            sizes.append(r.num_bytes_downloaded)
+    assert abs(statistics.mean(sizes) - expected) <= expected * 0.1, statistics.mean(sizes)

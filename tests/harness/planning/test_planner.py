@@ -2,7 +2,9 @@
 
 Latencies have p99 == median (no spread), so an item takes exactly its median and the
 expected durations below are plain arithmetic: ``(items - workers) / workers x t + t`` for
-concurrency, ``(items - burst) / rate + t`` for a bucket that starts full. Only the public
+concurrency, ``(items - burst) / rate + t`` for a bucket that starts full (targets here do not
+learn limits from headers, ``learn: false``, unless a test says so: a runner that learns a limit
+paces at its share of it, see "learnt limits" below). Only the public
 behaviour is used (``CapacityModel(...).predict(workers, items)``: duration, items/s and the
 binding constraint's name), so the tests hold whatever the model's insides look like.
 """
@@ -30,7 +32,7 @@ def model(tmp_path: Path, profile: dict[str, Any], calls: list[dict[str, Any]] |
     path.write_text(yaml.safe_dump(profile))
     data = {
         "name": "t", "function": "items:process", "timeout": timeout,
-        "targets": {"api": {"profile": str(path), "limits": limits or {}}},
+        "targets": {"api": {"profile": str(path), "limits": {"learn": False, **(limits or {})}}},
         "plan": calls or [{"target": "api"}],
         "retry": {"base_delay": 0.0, **(retry or {})},
     }
@@ -274,10 +276,72 @@ def test_limit_factor_scales_every_limit(tmp_path):
 
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump(rest(1.0, limits={"requests_per_minute": 60})))
-    loaded = scenario_from_data({"name": "t", "function": "m:f", "targets": {"api": {"profile": str(path)}},
+    loaded = scenario_from_data({"name": "t", "function": "m:f",
+                                 "targets": {"api": {"profile": str(path), "limits": {"learn": False}}},
                                  "plan": [{"target": "api"}]}, tmp_path / "s.yaml")
     p = CapacityModel(loaded, WhatIf(limit_factor=2.0)).predict(50, 200)
     assert p.duration_s == pytest.approx((200 - 60) / 2.0 + 1.0, rel=REL)  # rate doubles, the burst is in items
+
+
+# -- learnt limits: the runner's pacing, not the server's bucket ---------------------------------
+def test_a_learnt_limit_paces_at_the_runners_share_after_one_request_per_worker(tmp_path):
+    from harness.runner.learning import SAFETY
+
+    m = model(tmp_path, rest(1.0, limits={"requests_per_minute": 60}), limits={"learn": True})
+    p = m.predict(50, 200)
+    # 50 go before any answer states the limit; from the first answer (1 s) the runner paces
+    # at SAFETY x 1/s with a burst of one: the 51st at once, the 52nd 1/0.95 s later, ...
+    assert p.binding.rate == pytest.approx(SAFETY * 1.0, rel=REL) and not p.binding.server_side
+    assert p.duration_s == pytest.approx(1.0 + (200 - 51) / SAFETY + 1.0, abs=QUAD)
+    assert binding(p) == "api requests/min (learnt from headers): 95% of 60/min / 1 per item, after 51 unpaced"
+    assert p.risk == "none"  # paced below the server's rate: no 429s after the first answer
+    # without learning the same run meets the server's full bucket: 60 at once, then 1/s
+    assert model(tmp_path, rest(1.0, limits={"requests_per_minute": 60})).predict(50, 200).duration_s \
+        == pytest.approx((200 - 60) / 1.0 + 1.0, rel=REL)
+
+
+def test_unpaced_requests_are_no_more_than_the_server_bucket_lets_through(tmp_path):
+    p = model(tmp_path, rest(1.0, limits={"requests_per_minute": 60}), limits={"learn": True}).predict(100, 300)
+    assert p.duration_s == pytest.approx(1.0 + (300 - 61) / 0.95 + 1.0, abs=QUAD)
+
+
+def test_a_learnt_token_limit_charges_the_admission_cost_from_the_first_answer(tmp_path):
+    m = model(tmp_path, llm("openai", {"tokens_per_minute": 12_000}), LLM_CALL, limits={"learn": True})
+    p = m.predict(20, 200)
+    # 200 tokens per call: 0.95 x 60 items/min; 20 unpaced and the first paced one at once
+    assert p.duration_s == pytest.approx(1.0 + (200 - 21) / 0.95 + 1.0, abs=QUAD)
+    assert binding(p).startswith("api tokens/min (learnt from headers): 95% of 12000/min / 200 per item")
+
+
+def test_a_limit_the_scenario_gives_is_not_learnt(tmp_path):
+    m = model(tmp_path, rest(1.0, limits={"requests_per_minute": 60}),
+              limits={"learn": True, "requests_per_minute": 30})
+    p = m.predict(50, 31)
+    assert p.duration_s == pytest.approx((31 - 1) / 0.5 + 1.0, rel=REL)
+    assert binding(p) == "api requests/min (client): 30/min / 1 per item"
+
+
+def test_keepa_balance_is_in_bodies_not_headers_so_nothing_is_learnt(tmp_path):
+    p = model(tmp_path, keepa(10), [{"target": "api", "endpoint": "product"}], limits={"learn": True}).predict(5, 40)
+    assert p.duration_s == pytest.approx((40 - 5) / (10 / 60) + 0.5, rel=REL)
+
+
+def test_the_last_paced_items_end_with_the_latest_of_them(tmp_path):
+    """With spread, the batch ends with the latest of the items still in flight, not with the
+    last one's mean: E[max_j (T_j - j / rate)], checked against a simulation."""
+    import numpy as np
+
+    profile = rest(1.0)
+    profile["latency"] = {"median": 1.0, "p99": 4.0}
+    m = model(tmp_path, {**profile, "limits": {"requests_per_minute": 600}})
+    rate = 10.0
+    rng = np.random.default_rng(3)
+    sigma = np.log(4.0) / 2.3263478740408408
+    draws = np.exp(rng.normal(0.0, sigma, (20000, 200)))
+    simulated = (draws - np.arange(200) / rate).max(axis=1).mean()
+    assert m.paced_tail(rate) == pytest.approx(simulated, rel=0.02)  # the 2,000-point grid: ~1% low
+    assert m.paced_tail(rate) > 1.5 * m.item_time()
+    assert m.paced_tail(rate, 1) == pytest.approx(m.item_time(), rel=0.01)  # one paced item: its own time
 
 
 # -- the command line --------------------------------------------------------------------------

@@ -245,11 +245,26 @@ def _seed003_variant(**changes) -> LoadSpec:
 
 
 def test_plan_with_an_unknown_server_limit_expects_429s():
-    # the partner turns out to allow 120 requests/min (2/s): 20 workers offer 7.4/s
-    spec = _seed003_variant(mock={"cardgenius.limits.requests_per_minute": 120})
+    # the partner turns out to allow 120 requests/min (2/s): 20 workers offer 7.4/s; a runner that
+    # does not learn limits from the headers meets it as 429s
+    data = yaml.safe_load(SEED003.read_text())
+    data["mock"] = {**data["mock"], "cardgenius.limits.requests_per_minute": 120}
+    data["targets"]["cardgenius"]["limits"] = {"learn": False}
+    spec = LoadSpec.from_plan(scenario_from_data(data, SEED003), 200_000, 20)
     assert spec.rate_limited_rate == pytest.approx(1 - 2.0 / 7.40, abs=0.01)
     assert "429" in spec.risk
     assert spec.sustained_rps == pytest.approx(2.0, rel=0.02)  # the server's limit sets the pace
+    _identities(spec.to_dict())
+
+
+def test_plan_with_a_server_limit_the_runner_learns_paces_below_it():
+    from harness.runner.learning import SAFETY
+
+    # the same limit learnt from X-RateLimit-Limit (the default): paced at SAFETY of it, no 429s
+    spec = _seed003_variant(mock={"cardgenius.limits.requests_per_minute": 120})
+    assert spec.rate_limited_rate == 0
+    assert spec.risk == "none"
+    assert spec.sustained_rps == pytest.approx(SAFETY * 2.0, rel=0.02)
     _identities(spec.to_dict())
 
 

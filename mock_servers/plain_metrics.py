@@ -2,9 +2,10 @@
 Prometheus by a custom collector at scrape time.
 
 Written by hand because prometheus_client's children take a lock on every update (its
-``MutexValue``) and the runner updates five of them per request from one event-loop thread;
-here an update is ``child.value += n`` and the lock-free read at scrape time can at worst
-miss the update in progress, which the next scrape shows.
+``MutexValue``) and the mock and the runner update several per request from one event-loop
+thread; here an update is ``child.value += n``, and a read at scrape time from another thread
+(the runner's /metrics) can at worst miss the update in progress, which the next scrape shows.
+The mock serves /metrics from its own loop, so it never even races.
 
 >>> from prometheus_client import CollectorRegistry, generate_latest
 >>> reg = CollectorRegistry()

@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from harness.runner.metrics import DURATION_BUCKETS, RunnerMetrics
-from harness.runner.plain_metrics import PlainCounter, PlainGauge, PlainHistogram
+from mock_servers.metrics import LATENCY_BUCKETS, MockMetrics
+from mock_servers.plain_metrics import PlainCounter, PlainGauge, PlainHistogram
 
 
 def _samples(registry: CollectorRegistry) -> list[str]:
@@ -81,3 +82,14 @@ def test_runner_metrics_cached_children_count():
         ok.inc()
     text = generate_latest(m.registry).decode()
     assert 'harness_requests_total{endpoint="recommend",outcome="ok",run_id="run-1",target="svc"} 5.0' in text
+
+
+def test_mock_metrics_expose_like_before():
+    m = MockMetrics()
+    m.child(m.requests, "openai", "chat", "200").inc()
+    m.child(m.injected_latency, "openai").observe(0.001)
+    text = generate_latest(m.registry).decode()
+    assert 'mock_requests_total{endpoint="chat",provider="openai",status="200"} 1.0' in text
+    assert 'mock_injected_latency_seconds_bucket{le="0.001",provider="openai"} 1.0' in text
+    assert len([x for x in text.splitlines() if x.startswith("mock_injected_latency_seconds_bucket")]) \
+        == len(LATENCY_BUCKETS) + 1
