@@ -1,5 +1,6 @@
 """The watching stack on real binaries: a real Prometheus (and Pushgateway) scraping a short real
-``harness run`` against the real mock, with the repository's own prometheus.yml and rules.
+``harness run`` against the real mock and a short real headless Locust run (its real exporter),
+with the repository's own prometheus.yml and rules.
 
 One module-scoped run serves every query test: ~10-15 s wall. Everything listens on 127.0.0.1,
 every wait is bounded.
@@ -15,12 +16,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -152,48 +152,64 @@ class Prometheus:
         return self.api("query", **params)["result"]
 
 
-# -- a stand-in for the Locust exporter (harness/locust_support/exporter.py, same names and labels) --
-@dataclass
-class FakeLocustExporter:
-    """Serves the names the Locust export will use (README, "Locust export (planned names)"),
-    with ``source="locust"``, updated by a thread as a small ramp would: users grow, requests
-    and latencies accumulate, a few 429s. Not Locust itself: it tests the dashboard's queries."""
+# -- a real headless Locust run, its real exporter (harness/locust_support/exporter.py) scraped --
+LOCUST_RUN_ID = "locust-e2e"
+LOCUST_USERS = 4
+LOCUST_SECONDS = 10  # alongside the runner's run (~12 s): it adds no wall time
+LOCUST_PACING = 0.25  # s between one user's requests: 16 req/s in all, a steady rate to sum over
+# the exporter quits with Locust: --autostart with --autoquit keeps the process (and /metrics,
+# with the final counts) up this long after the users stopped, as --metrics-linger does for the runner
+LOCUST_LINGER = 5
+# its own mock (not scraped: the mock dashboard shows the runner's traffic alone): 30 RPM at 0.1 is
+# 5 req/s after a full bucket of 30, so 16 req/s meet 429s; and a few 500s
+LOCUST_MOCK_SETS = ["openai.limits.requests_per_minute=30", "openai.faults.error_500=0.05"]
 
-    port: int
-    run_id: str = "locust-e2e"
-    _stop: threading.Event = field(default_factory=threading.Event)
 
-    def start(self) -> "FakeLocustExporter":
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+class LocustRun:
+    """``locust -f openai.py --autostart -t 10s --autoquit 5`` on the side, loopback only: the
+    Prometheus export on ``port``, Locust's own statistics in ``csv``_stats.csv at the end."""
 
-        from harness.runner.metrics import DURATION_BUCKETS
+    def __init__(self, port: int, tmp: Path) -> None:
+        from tests.locust.runlocust import LOCUST, LOCUSTFILES
 
-        reg = CollectorRegistry()
-        self.requests = Counter("harness_requests_total", "Requests by outcome.",
-                                ["source", "run_id", "target", "endpoint", "outcome"], registry=reg)
-        self.duration = Histogram("harness_request_duration_seconds", "Response time.",
-                                  ["source", "run_id", "target", "endpoint"], buckets=DURATION_BUCKETS,
-                                  registry=reg)
-        self.users = Gauge("harness_in_flight_requests", "Locust users.", ["source", "run_id"], registry=reg)
-        self.server, self.thread = start_http_server(self.port, addr="127.0.0.1", registry=reg)
-        threading.Thread(target=self._loop, daemon=True).start()
-        return self
+        self.port = port
+        self.run_id = LOCUST_RUN_ID
+        self.csv = tmp / "locust"
+        self.mock = start_mock(["openai"], time_scale=TIME_SCALE, sets=LOCUST_MOCK_SETS, seed=5)
+        host = self.mock.url("openai")
+        assert host.startswith("http://127.0.0.1:")
+        cmd = [LOCUST, "-f", str(LOCUSTFILES / "openai.py"), "--host", host, "--autostart",
+               "-t", f"{LOCUST_SECONDS}s", "--autoquit", str(LOCUST_LINGER), "--web-host", "127.0.0.1",
+               "--web-port", str(free_port()), "-u", str(LOCUST_USERS), "-r", str(LOCUST_USERS),
+               "--pacing", str(LOCUST_PACING), "--max-tokens", "32", "--loglevel", "WARNING", "--csv", str(self.csv),
+               "--prometheus-port", str(port), "--run-id", self.run_id]
+        self.started = time.time()
+        self.proc = Proc(cmd, "locust")
+        self.ended: float | None = None
 
-    def _loop(self) -> None:
-        deadline = time.monotonic() + 120  # bounded even if nobody stops it
-        n = 0
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            n += 1
-            self.users.labels("locust", self.run_id).set(min(50, n // 5 + 1))
-            for endpoint, latency in (("recommend", 0.12), ("chat", 0.4)):
-                outcome = "rate_limited" if n % 17 == 0 else "ok"
-                self.requests.labels("locust", self.run_id, "mock", endpoint, outcome).inc()
-                self.duration.labels("locust", self.run_id, "mock", endpoint).observe(latency * (1 + (n % 7) / 10))
-            self._stop.wait(0.02)
+    def wait(self, timeout: float) -> None:
+        """Until Locust quits by itself (-t plus --autoquit); its exit status 1 means failed requests."""
+        try:
+            rc = self.proc.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"locust still running after {timeout} s:\n{self.proc.output()[-3000:]}") from None
+        self.ended = time.time()
+        out = self.proc.output()
+        assert rc in (0, 1) and "Traceback" not in out, f"locust exit {rc}:\n{out[-3000:]}"
+
+    def stats(self) -> list[dict[str, str]]:
+        from tests.locust.runlocust import read_csv
+
+        return read_csv(Path(f"{self.csv}_stats.csv"))
+
+    def failures(self) -> list[dict[str, str]]:
+        from tests.locust.runlocust import read_csv
+
+        return read_csv(Path(f"{self.csv}_failures.csv"))
 
     def stop(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
+        self.proc.stop()
+        self.mock.stop()
 
 
 @dataclass
@@ -201,13 +217,18 @@ class Stack:
     prometheus: Prometheus
     mock: MockProcess
     run_id: str
-    locust_run_id: str
+    locust: LocustRun
     started: float
     ended: float
     runner_metrics_text: str
     mock_metrics_text: str
     pushgateway_url: str | None
     run_output: str
+    summary: dict
+
+    @property
+    def locust_run_id(self) -> str:
+        return self.locust.run_id
 
 
 def scrape_config(mock_port: int, runner_port: int, locust_port: int, prom_port: int,
@@ -247,12 +268,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             push_port = free_port()
             pgw = Proc(["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{push_port}"], "pushgateway")
             started.append(pgw)
-        locust = FakeLocustExporter(locust_port).start()
-        started.append(locust)
         mock_port = int(mock.base_url.rsplit(":", 1)[1])
         cfg_path = tmp / "prometheus.yml"
-        cfg_path.write_text(yaml.safe_dump(scrape_config(mock_port, runner_port, locust_port, prom_port, push_port,
-                                                       PROM_DIR / "rules")))
+        cfg = scrape_config(mock_port, runner_port, locust_port, prom_port, push_port, PROM_DIR / "rules")
+        cfg_path.write_text(yaml.safe_dump(cfg))
         prom = Proc(["prometheus", f"--config.file={cfg_path}", f"--storage.tsdb.path={tmp / 'tsdb'}",
                      f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"], "prometheus")
         started.append(prom)
@@ -261,6 +280,11 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                    f"prometheus\n{prom.output()}")
         if push_port:
             wait_until(lambda: http_get(f"http://127.0.0.1:{push_port}/-/ready", 1) != "", 20, "pushgateway")
+        # Prometheus hands new targets to its scrape loops only every 5 s (2.42's fixed discovery
+        # throttle): until each job has an `up` sample (0 while the runner and Locust are not up
+        # yet), their first seconds would go unscraped and the panels could not add up to the run
+        jobs = {job["job_name"] for job in cfg["scrape_configs"]}
+        wait_until(lambda: {r["metric"]["job"] for r in p.query("up")} >= jobs, 30, f"prometheus scraping {jobs}")
 
         doc = json.loads(json.dumps(SCENARIO))
         doc["targets"]["openai"]["mock_url"] = mock.url("openai")
@@ -269,6 +293,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
                "--metrics-port", str(runner_port), "--metrics-linger", str(LINGER), "--summary-json", str(wd.summary)]
         if push_port:
             cmd += ["--pushgateway", f"http://127.0.0.1:{push_port}"]
+        locust = LocustRun(locust_port, tmp)  # alongside the run: both are scraped meanwhile
+        started.append(locust)
         t0 = time.time()
         scraper = Scraper(f"http://127.0.0.1:{runner_port}/metrics", interval=0.5, limit_seconds=90)
         with scraper.running():
@@ -278,11 +304,12 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         assert run.returncode == 0, f"harness run failed ({run.returncode}):\n{run.stdout}\n{run.stderr}"
         assert scraper.samples, "the runner's /metrics was never reachable"
         summary = wd.summary_data()
+        locust.wait(LOCUST_SECONDS + LOCUST_LINGER + 30)
         # two more evaluations of the rules and one more scrape of everything
         time.sleep(2.5)
-        yield Stack(p, mock, summary["run_id"], locust.run_id, t0, t1, scraper.samples[-1][1],
+        yield Stack(p, mock, summary["run_id"], locust, t0, t1, scraper.samples[-1][1],
                     http_get(mock.base_url + "/metrics"),
-                    f"http://127.0.0.1:{push_port}" if push_port else None, run.stdout + run.stderr)
+                    f"http://127.0.0.1:{push_port}" if push_port else None, run.stdout + run.stderr, summary)
     finally:
         for thing in reversed(started):
             thing.stop()

@@ -1,6 +1,7 @@
 """The dashboards as JSON: current with their generator, well formed for Grafana, built on the
 README's metric contract only, with the variables the issue asks for; and the provisioning
-that loads them. Their queries run on a real Prometheus in test_prometheus.py."""
+that loads them. Their queries run on a real Prometheus in test_prometheus.py, where the panels'
+figures are checked against the run's summary and Locust's own stats CSV."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Prometheus side: promtool on the config, the rules (and their unit tests) and both /metrics
-outputs; then every panel query of every dashboard, variables substituted, on a real Prometheus
-that scraped a real run against the real mock (the ``stack`` fixture in conftest.py)."""
+outputs; then every panel query of every dashboard, variables substituted as Grafana does, on a
+real Prometheus that scraped a real run against the real mock and a real headless Locust run (the
+``stack`` fixture in conftest.py); and the panels' figures against the exact ones: the run's
+summary JSON and Locust's own stats CSV."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import DASHBOARDS, ITEMS, PROM_DIR, RATE_INTERVAL, Stack, free_port, http_get
+from .conftest import DASHBOARDS, ITEMS, LOCUST_USERS, PROM_DIR, RATE_INTERVAL, Stack, free_port, http_get
 
 
 
@@ -238,3 +240,169 @@ def test_no_metrics_conflicts_with_metrics_port(tmp_path):
     wd = write_scenario(tmp_path, doc, 1)
     r = run_cli(["run", str(wd.scenario), "--no-metrics", "--metrics-port", str(free_port())], timeout=30)
     assert r.returncode == 2 and "--no-metrics" in r.stderr
+
+
+# -- the panels' figures against the exact ones ------------------------------------------------
+# A rate panel summed over its 1 s steps is its counter's increase as Prometheus saw it: each
+# one-scrape increment lies in the [5s] windows ending after it, and rate() spreads it over them
+# so that they add up to it once. Two things differ from the run's own count, both at a series'
+# ends. (1) What came before the series' first scrape (a labelled counter appears with its first
+# increment, and the runner's first second is a full bucket's burst) rate() sees only as far as
+# it extrapolates back towards zero: between none and all of that first scraped value, which is
+# read from Prometheus. (2) rate() extrapolates each window's slope to the window's edges, at
+# most half a scrape interval past a series' first and last samples: half of one scrape
+# interval's increment at each end, the largest one-scrape increment in all. So the panel's sum
+# lies within [figure - first value - largest step, figure + largest step]. The stat panels, on
+# final counters and gauges scraped during --metrics-linger, are exact.
+STEP = 1.0
+
+
+def _dashboard_values(stack: Stack, name: str) -> tuple[dict, dict[str, str]]:
+    dash = json.loads((DASHBOARDS / name).read_text())
+    chosen = {"harness-locust": {"run_id": stack.locust_run_id}}.get(dash["uid"], {"run_id": stack.run_id})
+    return dash, _variable_values(stack, dash, chosen)
+
+
+def _exprs(dash: dict, values: dict[str, str], title: str) -> list[str]:
+    (panel,) = [p for p in _panels(dash) if p["title"] == title]
+    return [_substitute(t["expr"], values) for t in panel["targets"]]
+
+
+def _timed(stack: Stack, expr: str, t0: float, t1: float) -> dict[str, dict[float, float]]:
+    """The panel's series over [t0, t1] at 1 s steps ({time: value}), keyed by their label values."""
+    out: dict[str, dict[float, float]] = {}
+    for s in stack.prometheus.query_range(expr, t0, t1, step=f"{STEP:g}s"):
+        key = ",".join(s["metric"].values())
+        out[key] = {float(t): float(v) for t, v in s["values"] if v not in ("NaN", "+Inf", "-Inf")}
+    return out
+
+
+def _series(stack: Stack, expr: str, t0: float, t1: float) -> dict[str, list[float]]:
+    return {k: list(v.values()) for k, v in _timed(stack, expr, t0, t1).items()}
+
+
+def _integral(stack: Stack, expr: str, t0: float, t1: float) -> dict[str, float]:
+    return {k: sum(v) * STEP for k, v in _series(stack, expr, t0, t1).items()}
+
+
+def _edge_slack(stack: Stack, selector: str, by: str | None, t1: float) -> dict[str, tuple[float, float]]:
+    """Per group: (the series' first scraped values, their largest one-scrape increments)."""
+    span = int(t1 - stack.locust.started + 60)
+    raw = stack.prometheus.query(f'{selector[:-1]}, instance!=""}}[{span}s]', at=t1)  # scraped, not pushed
+    out: dict[str, tuple[float, float]] = {}
+    for s in raw:
+        values = [float(v) for _, v in s["values"]]
+        steps = [b - a for a, b in zip(values, values[1:])] or [0.0]
+        key = s["metric"].get(by, "") if by else ""
+        first, step = out.get(key, (0.0, 0.0))
+        out[key] = (first + values[0], step + max(steps))
+    return out
+
+
+def _window(stack: Stack) -> tuple[float, float]:
+    """From before anything started to after both /metrics endpoints went away."""
+    return min(stack.started, stack.locust.started) - 10, max(stack.ended, stack.locust.ended or 0) + 15
+
+
+def test_run_dashboard_shows_the_summary_figures(stack: Stack):
+    dash, values = _dashboard_values(stack, "harness-run.json")
+    s = stack.summary
+    rid = stack.run_id
+    at = stack.ended + 1  # within --metrics-linger: the final counts scraped, the run over
+    # stat panels over final counters and gauges: exact
+    def stat(title: str) -> float:
+        (expr,) = _exprs(dash, values, title)
+        (result,) = stack.prometheus.query(expr, at=at)
+        return float(result["value"][1])
+
+    assert stat("Items done") == s["items_done"] == ITEMS
+    assert stat("Items failed") == s["items_failed"]
+    assert stat("Items planned") == s["items_total"]
+    # the summary rounds dollars to 6 places (harness/runner/summary.py): half a millionth apart at most
+    assert stat("Spend") == pytest.approx(s["cost_dollars"], rel=0, abs=5e-7) and s["cost_dollars"] > 0
+    spend = _series(stack, _exprs(dash, values, "Spend over time")[0], stack.started, at)[""]
+    assert spend[-1] == stat("Spend") and spend == sorted(spend)
+
+    checks = [
+        ("Requests/s by outcome", f'harness_requests_total{{run_id="{rid}"}}', "outcome",
+         {k: float(v) for k, v in s["requests_by_outcome"].items() if v}),
+        ("Items/s done and failed", f'harness_items_total{{run_id="{rid}"}}', "status",
+         {"done": float(s["items_done"]), **({"failed": float(s["items_failed"])} if s["items_failed"] else {})}),
+        ("Tokens/s", f'harness_tokens_total{{run_id="{rid}"}}', "kind",
+         {k: float(v) for k, v in s["tokens"].items() if v}),
+        ("Requests/s", f'harness_requests_total{{run_id="{rid}"}}', None, {"": float(s["requests"])}),
+        ("Items/s per worker", f'harness_items_total{{run_id="{rid}", status="done"}}', None,
+         {"": float(s["items_done"])}),
+        ("Bandwidth both ways", f'harness_request_bytes_total{{run_id="{rid}"}}', None, {"": float(s["bytes"]["out"])}),
+        ("Bandwidth both ways#B", f'harness_response_bytes_total{{run_id="{rid}"}}', None,
+         {"": float(s["bytes"]["in"])}),
+    ]
+    _check_integrals(stack, dash, values, checks)
+
+
+def _check_integrals(stack: Stack, dash: dict, values: dict[str, str],
+                     checks: list[tuple[str, str, str | None, dict[str, float]]]) -> None:
+    """Each (panel, its counter, the label it groups by, the exact figures): panel summed + the
+    series' first scraped value and the largest one-scrape increment (see above)."""
+    t0, t1 = _window(stack)
+    at = t1
+    report = []
+    for title, selector, by, want in checks:
+        panel, _, ref = title.partition("#")  # "title#B": the panel's query B
+        exprs = _exprs(dash, values, panel)
+        got = _integral(stack, exprs[ord(ref or "A") - ord("A")], t0, t1)
+        edges = _edge_slack(stack, selector, by, at)
+        if by is None:
+            got = {"": sum(got.values())}
+            edges = {"": (sum(f for f, _ in edges.values()), sum(m for _, m in edges.values()))}
+        assert want and all(v > 0 for v in want.values()), (title, want)
+        for key in sorted(set(want) | set(got)):  # a series the summary has no count for must add to 0
+            figure = want.get(key, 0.0)
+            first, step = edges.get(key, (0.0, 0.0))
+            panel_sum = got.get(key, 0.0)
+            report.append(f"{title} [{key}]: panel {panel_sum:.2f}, exact {figure:g}, first scrape {first:g}, "
+                          f"largest step {step:g}")
+            assert figure - first - step <= panel_sum <= figure + step, "\n".join(report)
+    print("\n" + "\n".join(report))
+
+
+
+def test_locust_dashboard_shows_locusts_own_stats(stack: Stack):
+    """The real exporter of a real headless Locust run, through Prometheus and the Locust
+    dashboard's own queries, against the stats CSV Locust wrote at the end."""
+    dash, values = _dashboard_values(stack, "harness-locust.json")
+    rows = [r for r in stack.locust.stats() if r["Name"] != "Aggregated"]
+    (total,) = [int(r["Request Count"]) for r in stack.locust.stats() if r["Name"] == "Aggregated"]
+    limited = sum(int(r["Request Count"]) for r in rows if r["Name"].endswith("[429]"))
+    ok = sum(int(r["Request Count"]) - int(r["Failure Count"]) for r in rows if not r["Name"].endswith("[429]"))
+    by_outcome: dict[str, float] = {"ok": float(ok), "rate_limited": float(limited)}
+    for f in stack.locust.failures():
+        kind = f["Error"].split(":", 1)[0].replace("CatchResponseError('", "")
+        if kind != "rate_limited":
+            by_outcome[kind] = by_outcome.get(kind, 0.0) + int(f["Occurrences"])
+    assert sum(by_outcome.values()) == total and limited > 0 and ok > 0, (by_outcome, total)
+    assert by_outcome.get("server_error", 0) > 0, by_outcome
+    endpoints = {r["Name"].removesuffix(" [429]") for r in rows}
+    assert endpoints == {"chat.completions"}, endpoints
+
+    rid = stack.locust_run_id
+    counter = f'harness_requests_total{{source="locust", run_id="{rid}"}}'
+    _check_integrals(stack, dash, values, [
+        ("Requests/s", counter, None, {"": float(total)}),
+        ("Requests/s by outcome", counter, "outcome", {k: v for k, v in by_outcome.items() if v}),
+        ("Requests/s by endpoint", counter, "endpoint", {"chat.completions": float(total)}),
+    ])
+    t0, t1 = _window(stack)
+    # users: the gauge is Locust's user count, LOCUST_USERS all spawned at once, 0 once -t stopped them
+    users = _series(stack, _exprs(dash, values, "Users")[0], t0, t1)[""]
+    assert max(users) == LOCUST_USERS and users[-1] == 0, users
+    # the ratio panels, weighted by the request rate, are the 429 and failure shares of the run
+    total_rate = _timed(stack, _exprs(dash, values, "Requests/s")[0], t0, t1)[""]
+    for title, share, which in (("429 ratio", limited, 'outcome="rate_limited"'),
+                                ("Failure ratio", total - ok, 'outcome!="ok"')):
+        ratio = _timed(stack, _exprs(dash, values, title)[0], t0, t1)[""]
+        weighted = sum(r * total_rate[t] for t, r in ratio.items() if t in total_rate) * STEP
+        first, step = _edge_slack(stack, f"{counter[:-1]}, {which}}}", None, t1)[""]
+        print(f"{title}: rate-weighted {weighted:.2f} requests, CSV {share}, first scrape {first:g}, "
+              f"largest step {step:g}")
+        assert share - first - step <= weighted <= share + step, (title, weighted, first, share, step)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import time
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+
+from mock_servers.text import estimate_message_tokens
 
 HTTP = httpx.Client(timeout=5)  # one client for raw calls: a new one per call costs ~40 ms
 MODEL = "gpt-5-nano"
@@ -191,9 +194,11 @@ def test_unknown_model_is_not_found_with_model_not_found_code(mock_server):
 def test_rate_limit_error_past_the_rpm_limit(mock_server):
     mock = mock_server(["openai"], time_scale=0.01, sets=[*FAST, "openai.limits.requests_per_minute=1"], seed=1)
     client = _client(mock, max_retries=0)
+    began = time.monotonic()
     _create(client)
     with pytest.raises(openai.RateLimitError) as info:
         _create(client)
+    span = time.monotonic() - began  # the most the bucket can have refilled between the two
     err = info.value
     assert err.status_code == 429
     assert err.body["type"] == "requests"
@@ -208,9 +213,12 @@ def test_rate_limit_error_past_the_rpm_limit(mock_server):
     assert GO_DURATION.match(h["x-ratelimit-reset-tokens"])
     assert "x-ratelimit-limit-tokens" in h and "x-ratelimit-remaining-tokens" in h
     retry_after, retry_after_ms = float(h["retry-after"]), int(h["retry-after-ms"])
-    # one request per 0.6 wall-clock seconds at this scale: the wait is below that and agrees
-    assert 0 < retry_after <= 0.6
-    assert abs(retry_after_ms / 1000 - retry_after) < 0.01
+    # the bucket holds 1 request and refills 1 per 60 profile s = 0.6 wall s at scale 0.01: the
+    # first call emptied it, so the second must wait 0.6 s less what refilled since (< span);
+    # the headers round up to the ms (retry-after to 3 decimals at a compressed scale)
+    refill = 60 * 0.01
+    assert refill - span - 0.001 <= retry_after <= refill + 0.001, (retry_after, span)
+    assert abs(retry_after_ms / 1000 - retry_after) <= 0.001 + 1e-9
     m = re.search(r"Please try again in (\d+)ms\.", err.body["message"])
     assert m and abs(int(m.group(1)) - retry_after_ms) <= 2
 
@@ -219,9 +227,11 @@ def test_rate_limit_error_on_tokens_per_minute(mock_server):
     # time_scale 1: the bucket does not refill noticeably during the test
     mock = mock_server(["openai"], time_scale=1.0, sets=[*FAST, "openai.limits.tokens_per_minute=1000"], seed=1)
     client = _client(mock, max_retries=0)
+    began = time.monotonic()
     _create(client, max_completion_tokens=600)  # charged prompt + max_tokens at admission
     with pytest.raises(openai.RateLimitError) as info:
         _create(client, max_completion_tokens=600)
+    span = time.monotonic() - began  # the most the bucket can have refilled between the two
     err = info.value
     assert err.body["type"] == "tokens"
     assert err.body["code"] == "rate_limit_exceeded"
@@ -230,10 +240,21 @@ def test_rate_limit_error_on_tokens_per_minute(mock_server):
     h = err.response.headers
     assert h["x-ratelimit-limit-tokens"] == "1000"
     assert int(h["x-ratelimit-remaining-tokens"]) < 600
-    # unscaled: retry-after in whole seconds, as the real API sends it; ~13 s to refill ~210 tokens
+    # the mock's bucket math: each call costs prompt + max_completion_tokens = 16 + 600 = 616
+    # (OpenAI's admission rule, named in the message); the full 1000-token bucket keeps 384 after
+    # the first, so the second lacks 232 tokens, refilled at 1000/60 tokens/s: 13.92 s, less the
+    # refill during the < `span` s between the two (time scale 1: wall seconds)
+    cost = estimate_message_tokens(MESSAGES) + 600
+    assert f"Requested {cost}." in err.body["message"]
+    rate = 1000 / 60
+    wait = (2 * cost - 1000) / rate
+    wait_ms = int(h["retry-after-ms"])
+    assert wait - span - 0.001 <= wait_ms / 1000 <= wait + 0.001, (wait_ms, wait, span)
+    # unscaled: retry-after in whole seconds rounded up, as the real API sends it (14 unless the
+    # two calls were more than 0.92 s apart)
     assert re.fullmatch(r"\d+", h["retry-after"])
-    assert 5 <= int(h["retry-after"]) <= 20
-    assert abs(int(h["retry-after-ms"]) / 1000 - int(h["retry-after"])) < 1
+    assert int(h["retry-after"]) == math.ceil(wait_ms / 1000)
+    assert math.ceil(wait - span) <= int(h["retry-after"]) <= math.ceil(wait) == 14
 
 
 def test_request_larger_than_tpm_is_a_429_request_too_large(mock_server):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 
 import pytest
 
@@ -66,8 +65,10 @@ def test_burst_after_idleness(clock: FakeClock) -> None:
 def test_fifo_for_one_dimension_with_mixed_costs(clock: FakeClock) -> None:
     lim = RateLimiter({"tokens": Rate(100.0, burst=50)}, clock=clock)
     waits = [lim.reserve({"tokens": c}) for c in (40, 5, 30, 1, 50, 2)]
-    assert waits == sorted(waits)
-    assert waits[1] >= waits[0]  # a small cost does not slip in before a big one
+    # 1 unit at start, 100/s: the 40 waits for 40 units (0.39 s); the 5 could go at once on a
+    # bucket of its own but queues behind it (tat 0.89 - 0.45 = 0.44), the 30 when 30 are back
+    # (1.24 - 0.20), the 1 behind it (1.25 - 0.49), the 50 on a full bucket (1.25), the 2 at 1.27
+    assert waits == pytest.approx([0.39, 0.44, 0.74, 0.75, 1.25, 1.27], abs=1e-9)
 
 
 def test_fifo_holds_when_another_dimension_delays_a_reservation(clock: FakeClock) -> None:
@@ -75,8 +76,9 @@ def test_fifo_holds_when_another_dimension_delays_a_reservation(clock: FakeClock
     assert lim.reserve({"b": 1}) == 0.0
     first = lim.reserve({"a": 1, "b": 1})  # b makes it wait 1 s although a has room
     assert first == pytest.approx(1.0)
-    later = lim.reserve({"a": 1})  # a alone has room now, but must not go before `first`
-    assert later >= first
+    later = lim.reserve({"a": 1})  # a alone has room now (9 units), but must not go before `first`
+    assert later == pytest.approx(1.0, abs=1e-9)  # the FIFO floor: `first`'s start, not 0
+    assert lim.reserve({"a": 1}) == pytest.approx(1.0, abs=1e-9)  # and a's 8 units left go with it
 
 
 def test_binding_dimension_decides(clock: FakeClock) -> None:
@@ -239,13 +241,16 @@ async def test_acquire_waits_out_a_block_imposed_while_sleeping(clock: FakeClock
 
 
 async def test_acquire_really_sleeps() -> None:
-    # 2/s: the second acquire is due 0.5 s after the first, so it still has to wait even if a busy
-    # machine stalls this test a few hundred ms between the two (at 50/s a 25 ms stall made it 0)
-    lim = RateLimiter({"rps": Rate(2.0)}, clock=time.monotonic)
+    # the limiter's clock is fake (the wait is exact whatever the machine does), the sleep is
+    # asyncio's real one: the second acquire is due 0.1 s after the first, and the event loop
+    # must really have slept that long (a sleep never returns early; a stall only makes it longer)
+    clock = FakeClock(100.0)
+    lim = RateLimiter({"rps": Rate(10.0)}, clock=clock)
     loop = asyncio.get_running_loop()
     assert await lim.acquire({"rps": 1}) == 0.0
     start = loop.time()
     wait = await lim.acquire({"rps": 1})
     elapsed = loop.time() - start
-    assert 0.0 < wait <= 0.5
-    assert elapsed >= wait - 1e-3
+    assert wait == pytest.approx(0.1, abs=1e-12)
+    assert elapsed >= 0.1 - 1e-3
+    assert await lim.acquire({"rps": 1}) == pytest.approx(0.2, abs=1e-12)  # the clock did not move
