@@ -30,7 +30,7 @@ class FigureRow:
     predicted: float | None
     measured: float | None
     error: float | None          # (measured - predicted) / predicted; for shares: measured - predicted
-    kind: str = "relative"       # relative | points (a share's difference)
+    error_scale: str = "relative"  # relative | points (a share's difference)
 
 
 @dataclass
@@ -263,4 +263,4 @@ def to_markdown(cmp: Comparison) -> str:
 def _err(r: FigureRow) -> str:
     if r.error is None:
         return "-"
-    return f"{r.error * 100:+.2f} pp" if r.kind == "points" else f"{r.error:+.1%}"
+    return f"{r.error * 100:+.2f} pp" if r.error_scale == "points" else f"{r.error:+.1%}"

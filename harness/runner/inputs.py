@@ -15,9 +15,11 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Literal
+from typing import IO, Any, Callable, Iterable, Iterator, Literal, TypeVar
 
 import orjson
+
+T = TypeVar("T")
 
 __all__ = ["InputItem", "detect_format", "read_items", "count_items"]
 
@@ -169,24 +171,35 @@ def _read_jsonl(
     stop_seq: int | None,
     max_bytes: int | None = None,
 ) -> Iterator[InputItem]:
-    seq = -1
     with open(path, "rb") as f:
-        for line, raw in enumerate(f, start=1):
-            if line == 1 and raw.startswith(_BOM):
-                raw = raw[len(_BOM):]
-            if raw.isspace():
-                continue
-            seq += 1
-            if seq < start_seq:
-                continue
-            if stop_seq is not None and seq >= stop_seq:
-                return
-            if skip is not None and skip(seq):
-                continue
+        for seq, (line, raw) in _window(_jsonl_lines(f), start_seq, skip, stop_seq):
             if max_bytes is not None and len(raw) > max_bytes:
                 yield InputItem(seq, str(line), line, None, _too_big(line, len(raw), max_bytes))
                 continue
             yield _jsonl_item(seq, line, raw, id_field)
+
+
+def _jsonl_lines(f) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) of every line that holds something (a BOM on the first is dropped)."""
+    for line, raw in enumerate(f, start=1):
+        if line == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM):]
+        if not raw.isspace():
+            yield line, raw
+
+
+def _window(records: Iterable[T], start_seq: int, skip: Callable[[int], bool] | None,
+            stop_seq: int | None) -> Iterator[tuple[int, T]]:
+    """(seq, record) of the records in this run's window: from ``start_seq``, before ``stop_seq``,
+    without those ``skip`` names (done in an earlier run)."""
+    for seq, record in enumerate(records):
+        if seq < start_seq:
+            continue
+        if stop_seq is not None and seq >= stop_seq:
+            return
+        if skip is not None and skip(seq):
+            continue
+        yield seq, record
 
 
 def _too_big(line: int, size: int, limit: int) -> str:
@@ -342,15 +355,7 @@ def _read_csv(
     width = len(header)
     records = _csv_records(path, width, max_bytes)
     next(records, None)  # the header, checked by _csv_header
-    seq = -1
-    for line, fields, error in records:
-        seq += 1
-        if seq < start_seq:
-            continue
-        if stop_seq is not None and seq >= stop_seq:
-            return
-        if skip is not None and skip(seq):
-            continue
+    for seq, (line, fields, error) in _window(records, start_seq, skip, stop_seq):
         if fields is None:
             yield InputItem(seq, str(line), line, None, error)
         elif len(fields) != width:

@@ -44,13 +44,7 @@ class AnthropicProvider(LLMProvider):
             *self.batch_api.routes(),
         ]
 
-    @property
-    def batch_api(self) -> AnthropicBatches:
-        """Message Batches, kept when the admin API changes the profile."""
-        api = self.__dict__.get("_batch_api")
-        if api is None:
-            api = self.__dict__["_batch_api"] = AnthropicBatches(self)
-        return api
+    batch_api_class = AnthropicBatches
 
     _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
               404: "not_found_error", 405: "invalid_request_error", 413: "request_too_large", 429: "rate_limit_error",
@@ -103,14 +97,11 @@ class AnthropicProvider(LLMProvider):
                 "last_id": data[-1]["id"] if data else None}
         return self.json(200, body, {"request-id": new_id("req_")})
 
-    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
-        key = self.api_key(request)
-        if isinstance(key, web.Response):
-            return key
-        name = request.match_info["model"]
-        if name not in self.models:
-            return self.unknown_model(name)
-        return self.json(200, _model_object(name), {"request-id": new_id("req_")})
+    def model_object(self, name: str) -> dict[str, Any]:
+        return _model_object(name)
+
+    def answer_headers(self) -> dict[str, str]:
+        return {"request-id": new_id("req_")}
 
     # -- messages -------------------------------------------------------------------------
     async def messages(self, request: web.Request) -> web.StreamResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, ClassVar
 
 from aiohttp import web
 
@@ -62,3 +62,34 @@ class LLMProvider(Provider):
 
     def unknown_model(self, model: str) -> web.Response:
         raise NotImplementedError  # each LLM provider answers with its own 404
+
+    # -- what every LLM provider serves alike ----------------------------------------------
+    batch_api_class: ClassVar[type | None] = None  # the provider's Batch API (files, batches)
+
+    @property
+    def batch_api(self) -> Any:
+        """The provider's Batch API, kept when the admin API changes the profile."""
+        api = self.__dict__.get("_batch_api")
+        if api is None:
+            assert self.batch_api_class is not None, f"{type(self).__name__} has no Batch API"
+            api = self.__dict__["_batch_api"] = self.batch_api_class(self)
+        return api
+
+    def api_key(self, request: web.Request) -> str | web.Response:
+        raise NotImplementedError  # each provider reads and refuses keys its own way
+
+    def model_object(self, name: str) -> dict[str, Any]:
+        raise NotImplementedError  # each provider's model object
+
+    def answer_headers(self) -> dict[str, str]:
+        """The headers every answer of this provider carries (request ids and the like)."""
+        return {}
+
+    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
+        key = self.api_key(request)
+        if isinstance(key, web.Response):
+            return key
+        name = request.match_info["model"]
+        if name not in self.models:
+            return self.unknown_model(name)
+        return self.json(200, self.model_object(name), self.answer_headers())

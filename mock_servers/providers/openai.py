@@ -48,13 +48,7 @@ class OpenAIProvider(LLMProvider):
             *self.batch_api.routes(),
         ]
 
-    @property
-    def batch_api(self) -> OpenAIBatches:
-        """Files and batches, kept when the admin API changes the profile."""
-        api = self.__dict__.get("_batch_api")
-        if api is None:
-            api = self.__dict__["_batch_api"] = OpenAIBatches(self)
-        return api
+    batch_api_class = OpenAIBatches
 
     # -- errors ---------------------------------------------------------------------------
     def request_too_large(self, size: int, limit: int) -> web.Response:
@@ -133,14 +127,11 @@ class OpenAIProvider(LLMProvider):
         data = [_model_object(name) for name in self.models]
         return self.json(200, {"object": "list", "data": data}, self._common_headers())
 
-    async def retrieve_model(self, request: web.Request) -> web.StreamResponse:
-        key = self.api_key(request)
-        if isinstance(key, web.Response):
-            return key
-        name = request.match_info["model"]
-        if name not in self.models:
-            return self.unknown_model(name)
-        return self.json(200, _model_object(name), self._common_headers())
+    def model_object(self, name: str) -> dict[str, Any]:
+        return _model_object(name)
+
+    def answer_headers(self) -> dict[str, str]:
+        return self._common_headers()
 
     # -- chat completions -----------------------------------------------------------------
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
