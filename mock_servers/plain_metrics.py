@@ -89,12 +89,14 @@ class _Family:
         raise NotImplementedError
 
     def labels(self, *values: str):
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
-        key = tuple(str(v) for v in values)
-        child = self.children.get(key)
+        child = self.children.get(values)
         if child is None:
-            child = self.children[key] = self._new_child()
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name} takes labels {self.labelnames}, got {values}")
+            key = tuple(str(v) for v in values)
+            child = self.children.get(key)
+            if child is None:
+                child = self.children[key] = self._new_child()
         return child
 
     def family(self) -> Metric:  # pragma: no cover - every family overrides it

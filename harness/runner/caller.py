@@ -80,6 +80,7 @@ class Caller:
         self.timeout = timeout
         self.concurrency = concurrency
         self.metrics = metrics
+        self._hot_metrics: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {}  # per (target, endpoint)
         self.stats = stats
         self.time_scale = time_scale
         self.transport = make_transport(transport)
@@ -126,10 +127,12 @@ class Caller:
             hdrs.setdefault("Content-Type", "application/json")
         cost = target.rules.admission(target.profile, body)
         m = self.metrics
-        req_count = m.child(m.request_bytes, target.name)
-        resp_count = m.child(m.response_bytes, target.name)
-        duration = m.child(m.duration, target.name, endpoint)
-        ok_count = m.child(m.requests, target.name, endpoint, "ok")
+        hot = self._hot_metrics.get((target.name, endpoint))
+        if hot is None:
+            hot = self._hot_metrics[(target.name, endpoint)] = (
+                m.child(m.request_bytes, target.name), m.child(m.response_bytes, target.name),
+                m.child(m.duration, target.name, endpoint), m.child(m.requests, target.name, endpoint, "ok"))
+        req_count, resp_count, duration, ok_count = hot
         op_limiter = target.op_limiter(endpoint)
         breaker = self.breakers[target.name]
         fig = self.figures.slot(target.name, endpoint, body.get("model") if isinstance(body, dict) else None,

@@ -1,44 +1,44 @@
 """Bar: the runner's Prometheus metrics cost at most 5% of its throughput (issue "Grafana
-dashboards ...", done-when 4): req/s with metrics on (``--metrics-port``, scraped twice a second,
-more often than Prometheus would) >= 95% of req/s with them off (``--no-metrics``: a no-op metrics object).
+dashboards ...", done-when 4): with metrics on (``--metrics-port``, scraped twice a second, more
+often than Prometheus would) the runner does >= 95% of the requests per CPU second it does with
+them off (``--no-metrics``: a no-op metrics object).
 
-Same workload and placement as test_runner_throughput.py: one REST POST per item against the
-zero-latency CardGenius mock pinned to core 0, the runner (``taskset -c 1``) on core 1,
-checkpoint and ordered output on. A round runs both modes back to back, alternating which goes
-first, and gives one same-round ratio on/off; the bar is the median of those ratios over the
-quiet rounds (tests/benchmarks/rounds.py: the rest of the machine took at most
-BENCH_MAX_OTHER_CPU cores during both runs of the round). With too few quiet rounds, even after
-extra ones, the benchmark fails as "not measured". The runner's CPU per request in each mode,
-and its ratio, are recorded too.
+How, and why so: the runner must be the bottleneck for its own cost to show. Against the mock
+(slower than the runner) both modes run at the mock's pace; against a fast server, runs made one
+after the other still differ by up to 15% because this VM's speed drifts by that much within
+seconds (on/off ratios of 0.81-1.17 were measured both ways). So a round runs the two modes **at
+the same time**, both on the runner's core (``taskset -c 1``, each with half of it), against the
+bare aiohttp JSON endpoint (tests/benchmarks/bare_app.py, pinned to core 0): whatever the
+machine does, it does to both. A CPU-bound runner's throughput is requests per CPU second, so the
+round's ratio is (requests / CPU seconds with metrics) over (requests / CPU seconds without),
+each process's own CPU from ``wait4``. The bar is the median over the quiet rounds
+(tests/benchmarks/rounds.py); too few quiet rounds, even after extra ones: "not measured". Each
+run's req/s is recorded too (not judged: the run that ends first leaves the core to the other).
 """
 
 from __future__ import annotations
 
 import json
-import resource
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.harness.runutil import Scraper
-from tests.runner_support import FAST_REST_SETS, run_harness, write_scenario, write_users
+from tests.runner_support import ROOT, harness_cmd, write_scenario, write_users
 
 from .conftest import CLIENT_CPU
 from .rounds import MACHINE_TOLERANCE, Rounds, fig, record, require_measured
 
 BAR_RATIO = 0.95
-ITEMS = 40_000
+ITEMS = 80_000  # the metrics-on run also plans its duration at start (~0.2 s CPU): long enough that a start-up cost is not read as a per-request one
 WORKERS = 64
 ROUNDS = 5
 QUIET_ROUNDS = 3
 EXTRA_ROUNDS = 3
-
-
-def _child_cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
 
 
 def _free_port() -> int:
@@ -54,48 +54,49 @@ def users_input(tmp_path_factory) -> Path:
 
 @pytest.mark.bench
 @pytest.mark.timeout(1200)  # up to 8 rounds of two runs each on a busy machine
-def test_metrics_cost_within_five_percent(benchmark, pinned_mock, users_input, tmp_path):
-    mock = pinned_mock(["cardgenius"], sets=FAST_REST_SETS)
-    out, ckpt, summary = tmp_path / "out.jsonl", tmp_path / "out.ckpt.sqlite", tmp_path / "summary.json"
+def test_metrics_cost_within_five_percent(benchmark, bare_server, users_input, tmp_path):
+    out = tmp_path / "out.jsonl"
     scenario = write_scenario(tmp_path / "scenario.yaml", input=users_input, output=out,
-                              mock_url=mock.url("cardgenius"), workers=WORKERS)
-    results: dict[str, list[dict[str, Any]]] = {"on": [], "off": []}
+                              mock_url=bare_server.url, workers=WORKERS)
+    scenario.write_text(scenario.read_text().replace("path: /v1/recommendations", "path: /v1/chat/completions"))
     scrapes: list[int] = []
 
-    def fresh() -> None:
-        for p in (out, ckpt, summary, *tmp_path.glob("out.ckpt.sqlite*")):
-            p.unlink(missing_ok=True)
-
-    def one(mode: str) -> None:
-        fresh()
-        extra = ["--checkpoint", str(ckpt), "--summary-json", str(summary)]
-        cpu0 = _child_cpu()
-        if mode == "on":
-            port = _free_port()
-            scraper = Scraper(f"http://127.0.0.1:{port}/metrics", interval=0.5, limit_seconds=300)
-            with scraper.running():
-                proc = run_harness(scenario, *extra, "--metrics-port", str(port), cpu=CLIENT_CPU, timeout=300)
-            scrapes.append(len(scraper.samples))
-        else:
-            proc = run_harness(scenario, *extra, "--no-metrics", cpu=CLIENT_CPU, timeout=300)
-        cpu = _child_cpu() - cpu0
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        s = json.loads(summary.read_text())
-        assert s["items_done"] == ITEMS and s["requests_by_outcome"] == {"ok": ITEMS}, s
-        results[mode].append({"rps": s["requests"] / s["duration_wall_seconds"],
-                              "cpu_us": cpu / s["requests"] * 1e6})
-
-    rounds = Rounds(lambda: [mock.proc.pid])
-    flip = iter(range(1000))
+    def launch(mode: str, folder: Path, port: int) -> tuple[subprocess.Popen, Path, Any]:
+        folder.mkdir(exist_ok=True)
+        for p in folder.iterdir():
+            p.unlink()
+        mine = folder / "scenario.yaml"
+        mine.write_text(scenario.read_text().replace(str(out), str(folder / "out.jsonl")))
+        summary = folder / "summary.json"
+        extra = ["--checkpoint", str(folder / "ckpt.sqlite"), "--summary-json", str(summary)]
+        extra += ["--metrics-port", str(port)] if mode == "on" else ["--no-metrics"]
+        log = (folder / "stderr.log").open("w")
+        proc = subprocess.Popen(harness_cmd(mine, *extra, cpu=CLIENT_CPU), cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=log)
+        return proc, summary, log
 
     def one_round() -> dict[str, Any]:
-        modes = ("off", "on") if next(flip) % 2 == 0 else ("on", "off")
-        for mode in modes:
-            one(mode)
-        on, off = results["on"][-1], results["off"][-1]
-        return {"ratio": on["rps"] / off["rps"], "cpu_ratio": off["cpu_us"] / on["cpu_us"],
-                "rps_on": on["rps"], "rps_off": off["rps"], "cpu_on": on["cpu_us"], "cpu_off": off["cpu_us"]}
+        port = _free_port()
+        runs = {mode: launch(mode, tmp_path / mode, port) for mode in ("on", "off")}
+        scraper = Scraper(f"http://127.0.0.1:{port}/metrics", interval=0.5, limit_seconds=300)
+        figures: dict[str, dict[str, float]] = {}
+        with scraper.running():
+            for mode, (proc, summary, log) in runs.items():
+                _, status, usage = os.wait4(proc.pid, 0)
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                log.close()
+                assert proc.returncode == 0, (tmp_path / mode / "stderr.log").read_text()[-3000:]
+                s = json.loads(summary.read_text())
+                assert s["items_done"] == ITEMS and s["requests_by_outcome"] == {"ok": ITEMS}, s
+                cpu = usage.ru_utime + usage.ru_stime
+                figures[mode] = {"rps": s["requests"] / s["duration_wall_seconds"], "per_cpu_s": s["requests"] / cpu,
+                                 "cpu_us": cpu / s["requests"] * 1e6}
+        scrapes.append(len(scraper.samples))
+        on, off = figures["on"], figures["off"]
+        return {"ratio": on["per_cpu_s"] / off["per_cpu_s"], "rps_on": on["rps"], "rps_off": off["rps"],
+                "cpu_on": on["cpu_us"], "cpu_off": off["cpu_us"]}
 
+    rounds = Rounds(lambda: [bare_server.pid])
     benchmark.pedantic(lambda: rounds.measure(one_round), rounds=ROUNDS, warmup_rounds=0, iterations=1)
     rounds.top_up(one_round, QUIET_ROUNDS, EXTRA_ROUNDS)
     ratio = rounds.median("ratio", QUIET_ROUNDS)
@@ -115,10 +116,9 @@ def test_metrics_cost_within_five_percent(benchmark, pinned_mock, users_input, t
     benchmark.extra_info.update(info)
     record(benchmark,
            ratio_on_off=fig(ratio, "x", "higher", 0.05, digits=3),
-           cpu_ratio_off_on=fig(rounds.median("cpu_ratio", QUIET_ROUNDS), "x", "higher", 0.05, digits=3),
            rps_on=fig(rounds.median("rps_on", QUIET_ROUNDS), "req/s", "higher", MACHINE_TOLERANCE, digits=0),
            cpu_us_per_request_on=fig(rounds.median("cpu_on", QUIET_ROUNDS), "us", "lower", MACHINE_TOLERANCE, digits=1))
-    print(f"\nmetrics on/off same-round ratios {info['ratio_rounds']} (others {info['others_cores_rounds']} cores): "
+    print(f"\nmetrics on/off requests per CPU second, same-round ratios {info['ratio_rounds']} (others {info['others_cores_rounds']} cores): "
           f"median of quiet rounds {ratio}; on {info['rps_on_rounds']} off {info['rps_off_rounds']} req/s; "
           f"CPU/request on {info['cpu_us_per_request_on_rounds']} off {info['cpu_us_per_request_off_rounds']} us")
     assert all(n >= 2 for n in scrapes), scrapes  # /metrics was really served and scraped during the runs

@@ -54,6 +54,14 @@ def test_saved_figures_and_fewer_workers_fail_the_comparison(tmp_path):
     # the same batch passes the gate; a quarter of the workers (a 4x longer batch) fails it
     same = _pytest(tmp_path, 8, "--benchmark-compare=0001", "--benchmark-compare-fail=median:50%")
     assert same.returncode == 0, same.stdout[-3000:]
-    slower = _pytest(tmp_path, 2, "--benchmark-compare=0001", "--benchmark-compare-fail=median:50%")
+    slower = _pytest(tmp_path, 2, "--benchmark-compare=0001", "--benchmark-compare-fail=median:50%",
+                     f"--benchmark-json={tmp_path / 'slower.json'}")
     assert slower.returncode != 0, slower.stdout[-3000:] + slower.stderr[-3000:]
     assert "Performance has regressed" in slower.stdout + slower.stderr
+
+    # the team's figures through the project's own gate (harness.benchmarking.compare): it names
+    # the figure that regressed, with its tolerance
+    gate = subprocess.run([sys.executable, "-m", "harness.benchmarking.compare", str(path), str(tmp_path / "slower.json")],
+                          capture_output=True, text=True, timeout=60)
+    assert gate.returncode == 1, gate.stdout + gate.stderr
+    assert "items_per_s" in gate.stdout + gate.stderr, gate.stdout + gate.stderr
