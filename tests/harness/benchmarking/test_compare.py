@@ -140,15 +140,17 @@ def test_cli_exits_2_when_nothing_is_compared_or_the_file_is_unreadable(tmp_path
 
 def test_the_committed_baseline_records_figures_and_a_doctored_copy_fails_naming_it(tmp_path):
     """The gate as ``make bench-compare BASELINE=doctored.json`` runs it: the committed baseline
-    against itself passes; a copy with one figure doctored 50% better makes the same results fail,
-    and the command line names exactly that figure."""
+    against itself passes; a copy with one figure doctored well beyond its tolerance (50% plus
+    twice the tolerance better) makes the same results fail, and the command line names exactly
+    that figure."""
     data = json.loads(BASELINE.read_text())
     assert all(load_figures(data).values()), "every benchmark in the baseline records its figures"
     assert compare(data, data) == []
     index, bench = next((i, b) for i, b in enumerate(data["benchmarks"]) if "runner_throughput" in b["name"])
     name = next(n for n, f in bench["extra_info"]["figures"].items() if f["better"] == "higher")
     doctored = copy.deepcopy(data)
-    doctored["benchmarks"][index]["extra_info"]["figures"][name]["value"] *= 1.5
+    figure = doctored["benchmarks"][index]["extra_info"]["figures"][name]
+    figure["value"] *= 1.5 + 2 * figure["tolerance"]
     proc = subprocess.run([sys.executable, "-m", "harness.benchmarking.compare",
                            str(write(tmp_path, "doctored.json", doctored)), str(write(tmp_path, "current.json", data))],
                           capture_output=True, text=True)
