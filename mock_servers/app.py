@@ -15,6 +15,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .errors import ProfileError
+from .front import FastRoutes
 from .guards import BodyLimits, Guards
 from .overrides import apply_override, parse_assignment
 from .profile import Profile, load_profile_data, shipped_profiles, validate_profile
@@ -25,6 +26,7 @@ from .wire import make_middleware
 PROVIDERS_KEY = web.AppKey("providers", dict)
 BODY_LIMITS_KEY = web.AppKey("body_limits", BodyLimits)
 CONTEXT_KEY = web.AppKey("context", MockContext)
+FAST_ROUTES_KEY = web.AppKey("fast_routes", FastRoutes)
 
 DEFAULT_PROVIDERS = ("openai", "anthropic", "cardgenius", "spapi", "keepa", "drive", "research", "email")
 
@@ -92,14 +94,21 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
 
     # the guard comes first: an oversized body is refused before anything reads it
     body_limits = BodyLimits(guards.max_body_bytes, providers)
-    app = web.Application(middlewares=[guards.middleware(provider_for, body_limits), _errors_middleware,
-                                       make_middleware(providers)], client_max_size=guards.max_body_bytes)
+    middlewares = [guards.middleware(provider_for, body_limits), _errors_middleware, make_middleware(providers)]
+    app = web.Application(middlewares=middlewares, client_max_size=guards.max_body_bytes)
+    # the guard has nothing to do on the front's routes: the front gives aiohttp every body
+    # past the size floor, and no /admin route is fast
+    fast = FastRoutes(middlewares[1:])
     for name, profile in profiles.items():
         provider = PROVIDER_CLASSES[profile.kind](profile, ctx)
         providers[name] = provider
         by_mount.append((profile.mount.rstrip("/"), provider))
         sub = web.Application(client_max_size=guards.max_body_bytes)
-        sub.add_routes(provider.routes())
+        routes = provider.routes()
+        sub.add_routes(routes)
+        for route in routes:
+            if getattr(route.handler, "fast", False):
+                fast.add(route.method, profile.mount.rstrip("/") + route.path, route.handler)
         sub.router.add_route("*", "/{tail:.*}", _not_found(provider, list(sub.router.resources())))
         app.add_subapp(profile.mount, sub)
     by_mount.sort(key=lambda mp: len(mp[0]), reverse=True)
@@ -107,6 +116,7 @@ def create_app(profiles: dict[str, Profile], ctx: MockContext | None = None,
     app[BODY_LIMITS_KEY] = body_limits
     app[PROVIDERS_KEY] = providers
     app[CONTEXT_KEY] = ctx
+    app[FAST_ROUTES_KEY] = fast
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/admin/profiles", _admin_list)
@@ -153,8 +163,10 @@ async def _errors_middleware(request: web.Request, handler) -> web.StreamRespons
 
 async def _healthz(request: web.Request) -> web.Response:
     providers = request.app[PROVIDERS_KEY]
+    fast = request.app[FAST_ROUTES_KEY]
     body = {"status": "ok", "providers": {n: p.profile.mount for n, p in providers.items()},
-            "time_scale": request.app[CONTEXT_KEY].time_scale.factor}
+            "time_scale": request.app[CONTEXT_KEY].time_scale.factor,
+            "front": {"served": fast.served, "handed_over": fast.handed_over}}
     return web.Response(body=orjson.dumps(body), content_type="application/json")
 
 

@@ -7,7 +7,7 @@
   provider's JSON error format; in both cases the connection is not kept;
 - a connection that has not sent a complete request head within ``header_timeout`` seconds
   is closed (slowloris); an idle keep-alive connection is closed after ``idle_timeout``
-  (aiohttp's ``keepalive_timeout``);
+  (aiohttp's ``keepalive_timeout``, and the sweeper's for the front's own connections);
 - ``/admin`` answers only with the admin token, when one is set.
 
 aiohttp has no header-read timeout of its own, so a sweeper looks at every open connection
@@ -64,13 +64,20 @@ class Guards:
 
         return guard
 
-    async def sweep(self, server: web.Server, interval: float | None = None) -> None:
-        """Close connections that sent no complete request head within ``header_timeout``."""
+    async def sweep(self, server: web.Server, interval: float | None = None, front: Any = None) -> None:
+        """Close connections that sent no complete request head within ``header_timeout``; the
+        front's own connections (mock_servers/front.py) also when idle past ``idle_timeout``."""
         interval = interval or max(0.05, min(1.0, self.header_timeout / 4))
         first_seen: dict[Any, float] = {}
         while True:
             await asyncio.sleep(interval)
             now = time.monotonic()
+            for conn in list(front.connections) if front is not None else ():
+                if conn.awaiting_first_head:
+                    if now - conn.opened_at > self.header_timeout:
+                        conn.close()
+                elif conn.waiting and now - conn.idle_since > self.idle_timeout:
+                    conn.close()
             live = server.connections
             for handler in live:
                 since = first_seen.setdefault(handler, now)

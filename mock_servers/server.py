@@ -11,7 +11,8 @@ from typing import Callable
 
 from aiohttp import web
 
-from .app import create_app
+from .app import BODY_LIMITS_KEY, FAST_ROUTES_KEY, create_app
+from .front import Front
 from .guards import Guards, beyond_loopback
 from .profile import Profile
 from .providers.base import MockContext
@@ -47,9 +48,11 @@ def serve(
     announce: Callable[[str], None] = print,
     guards: Guards | None = None,
     warn: Callable[[str], None] | None = None,
+    fast_front: bool = True,
 ) -> None:
     """Serve until interrupted; ``announce`` gets a line per base URL once listening, ``warn``
-    a warning when the address is reachable beyond this machine."""
+    a warning when the address is reachable beyond this machine. ``fast_front``: the hot routes
+    are answered by mock_servers/front.py (False: every request through aiohttp)."""
     guards = guards or Guards()
     if beyond_loopback(host):
         (warn or announce)(
@@ -63,10 +66,10 @@ def serve(
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
         pass
-    asyncio.run(_serve(profiles, ctx, host, port, announce, guards))
+    asyncio.run(_serve(profiles, ctx, host, port, announce, guards, fast_front))
 
 
-async def _serve(profiles, ctx, host, port, announce, guards: Guards) -> None:
+async def _serve(profiles, ctx, host, port, announce, guards: Guards, fast_front: bool = True) -> None:
     app = create_app(profiles, ctx, guards)
     # keepalive_timeout is aiohttp's idle timeout (its default is an hour)
     runner = web.AppRunner(app, access_log=None, handle_signals=True, keepalive_timeout=guards.idle_timeout)
@@ -75,8 +78,13 @@ async def _serve(profiles, ctx, host, port, announce, guards: Guards) -> None:
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    site = web.SockSite(runner, sock, backlog=16384)
-    await site.start()
+    front = None
+    if fast_front:
+        # the front answers the hot routes itself and hands every other connection to aiohttp
+        front = Front(app, app[FAST_ROUTES_KEY], runner.server, lambda: app[BODY_LIMITS_KEY].floor)
+        listener = await asyncio.get_running_loop().create_server(front.protocol, sock=sock, backlog=16384)
+    else:
+        await web.SockSite(runner, sock, backlog=16384).start()
     real_port = sock.getsockname()[1]
     base = f"http://{host}:{real_port}"
     announce(f"mock server listening on {base} (time_scale {ctx.time_scale.factor:g})")
@@ -85,9 +93,12 @@ async def _serve(profiles, ctx, host, port, announce, guards: Guards) -> None:
         announce(f"  {name:<11} {base}{p.mount}{'/v1' if p.kind == 'openai' else ''}")
     announce(f"  {'metrics':<11} {base}/metrics")
     sys.stdout.flush()
-    sweeper = asyncio.create_task(guards.sweep(runner.server))
+    sweeper = asyncio.create_task(guards.sweep(runner.server, front=front))
     try:
         await asyncio.Event().wait()
     finally:
         sweeper.cancel()
+        if front is not None:
+            listener.close()
+            front.close_all()
         await runner.cleanup()

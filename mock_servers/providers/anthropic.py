@@ -36,10 +36,10 @@ class AnthropicProvider(LLMProvider):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            self.route("POST", "/v1/messages", "messages", self.messages),
+            self.route("POST", "/v1/messages", "messages", self.messages, fast=True),
             self.route("POST", "/v1/messages/count_tokens", "messages.count_tokens",
-                       lambda request: count_tokens(self, request)),
-            self.route("GET", "/v1/models", "models.list", self.list_models),
+                       lambda request: count_tokens(self, request), fast=True),
+            self.route("GET", "/v1/models", "models.list", self.list_models, fast=True),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
             *self.batch_api.routes(),
         ]

@@ -12,7 +12,6 @@ import random
 import socket
 import struct
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -253,9 +252,14 @@ class Provider:
         return self.error(self.overload_status, "overloaded", "The server is overloaded or not ready yet.")
 
     def route(
-        self, method: str, path: str, endpoint: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        self, method: str, path: str, endpoint: str, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        fast: bool = False,
     ) -> web.RouteDef:
-        """A route whose answers are counted by status and bytes under ``endpoint``."""
+        """A route whose answers are counted by status and bytes under ``endpoint``.
+
+        ``fast``: the mock's front (mock_servers/front.py) may answer it without aiohttp's server:
+        only for an exact path whose handler reads headers, query and a complete body and answers
+        a complete ``web.Response`` (a body naming ``"stream"`` still goes through aiohttp)."""
         m = self.ctx.metrics
         requests, name = m.requests, self.name
         req_bytes, resp_bytes = self._req_bytes, self._resp_bytes
@@ -274,6 +278,7 @@ class Provider:
                 resp_bytes.inc(len(response.body))  # type: ignore[arg-type]
             return response
 
+        counted.fast = fast and "{" not in path  # type: ignore[attr-defined]
         return web.route(method, path, counted)
 
     def json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -293,8 +298,14 @@ class ConnectionResetByMock(Exception):
     """Raised after the mock deliberately reset a connection; the app swallows it."""
 
 
+# ids must be unique, not secret; their own generator keeps --seed's draws (latency, faults) the same
+# however many ids were made
+_IDS = random.Random()
+
+
 def new_id(prefix: str = "") -> str:
-    return prefix + uuid.uuid4().hex[:24]
+    """``prefix`` and 24 random hex digits, as the providers' ids (``chatcmpl-…``, ``req_…``)."""
+    return f"{prefix}{_IDS.getrandbits(96):024x}"
 
 
 async def read_body(request: web.Request) -> bytes:

@@ -72,11 +72,11 @@ class KeepaProvider(Provider):
     def routes(self) -> list[web.RouteDef]:
         # the keepa client calls "/product/?..." and "/token/?...": both spellings are served
         return [
-            self.route("GET", "/product", "product", self.product),
-            self.route("GET", "/product/", "product", self.product),
-            self.route("GET", "/token", "token", self.token),
-            self.route("GET", "/token/", "token", self.token),
-            *(self.route(m, path, "query", self.query) for m in ("GET", "POST") for path in ("/query", "/query/")),
+            self.route("GET", "/product", "product", self.product, fast=True),
+            self.route("GET", "/product/", "product", self.product, fast=True),
+            self.route("GET", "/token", "token", self.token, fast=True),
+            self.route("GET", "/token/", "token", self.token, fast=True),
+            *(self.route(m, path, "query", self.query, fast=m == "GET") for m in ("GET", "POST") for path in ("/query", "/query/")),
         ]
 
     def answer(self, request: web.Request, status: int, body: dict[str, Any], products: bytes = b"") -> web.Response:

@@ -40,10 +40,10 @@ class OpenAIProvider(LLMProvider):
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions),
-            self.route("POST", "/v1/responses", "responses", lambda request: create_response(self, request)),
-            self.route("POST", "/v1/embeddings", "embeddings", lambda request: create_embeddings(self, request)),
-            self.route("GET", "/v1/models", "models.list", self.list_models),
+            self.route("POST", "/v1/chat/completions", "chat.completions", self.chat_completions, fast=True),
+            self.route("POST", "/v1/responses", "responses", lambda request: create_response(self, request), fast=True),
+            self.route("POST", "/v1/embeddings", "embeddings", lambda request: create_embeddings(self, request), fast=True),
+            self.route("GET", "/v1/models", "models.list", self.list_models, fast=True),
             self.route("GET", "/v1/models/{model}", "models.retrieve", self.retrieve_model),
             *self.batch_api.routes(),
         ]

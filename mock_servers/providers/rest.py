@@ -37,7 +37,7 @@ class RestProvider(Provider):
                           for ep in profile.endpoints if ep.response is not None}
 
     def routes(self) -> list[web.RouteDef]:
-        return [self.route(ep.method, ep.path, ep.name, self._handler(ep.name)) for ep in self.profile.endpoints]
+        return [self.route(ep.method, ep.path, ep.name, self._handler(ep.name), fast=True) for ep in self.profile.endpoints]
 
     def endpoint(self, name: str) -> Endpoint:
         for ep in self.profile.endpoints:

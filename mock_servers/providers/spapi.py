@@ -35,7 +35,7 @@ class SPAPIProvider(Provider):
 
     def routes(self) -> list[web.RouteDef]:
         routes = [self.route("POST", "/auth/o2/token", "lwa.token", self.lwa_token)]
-        routes += [self.route(ep.method, ep.path, ep.name, self._handler(ep.name)) for ep in self.profile.endpoints]
+        routes += [self.route(ep.method, ep.path, ep.name, self._handler(ep.name), fast=True) for ep in self.profile.endpoints]
         return routes
 
     def error(self, status: int, kind: str, message: str = "", *, headers: dict[str, str] | None = None,
