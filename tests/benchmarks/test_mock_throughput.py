@@ -1,10 +1,12 @@
 """Bar: one mock process on one core serves non-streaming OpenAI chat completions, headers and
-limits on, at >= 0.243 of the req/s of a bare aiohttp JSON endpoint served the same way (uvloop,
-one process, same core) in the same run. DESIGN.md states the bar as ">= 8,000 req/s"; it was set
-on a day the bare endpoint served 32,860 req/s (8,000 / 32,860 = 0.243), and the same machine's
-bare endpoint has since measured 21,521 with the same code: an absolute req/s measures the
-machine's day as much as the mock, the ratio measured side by side measures the mock. The
-absolute req/s is recorded (and compared with the baseline) too.
+limits on, at >= 0.55 of the req/s of a bare aiohttp JSON endpoint served the same way (uvloop,
+one process, same core) in the same run. DESIGN.md states the bar as ">= 8,000 req/s"; the
+slowest bare endpoint a CI run of this VM has measured served 14,571 req/s (8,000 / 14,571 =
+0.55), and the same code has measured up to 32,860: an absolute req/s measures the machine's day
+as much as the mock, the ratio measured side by side measures the mock. The absolute req/s is
+recorded (and compared with the baseline) too. The mock's front (mock_servers/front.py) answers
+these requests without aiohttp's server machinery; ``--aiohttp-only`` answered 0.27-0.39 of the
+bare endpoint.
 
 wrk (one thread, 64 keep-alive connections, on the other core) stops after a fixed number of
 answers (wrk/count.lua), so a benchmark round is the time to serve that many requests; every
@@ -13,7 +15,8 @@ answer must be a 200 carrying all six ``x-ratelimit-*`` headers (wrk checks each
 Both are judged on the median req/s of the quiet rounds (tests/benchmarks/rounds.py: the rest
 of the machine took at most BENCH_MAX_OTHER_CPU cores meanwhile); a busy machine gets extra
 rounds, and with too few quiet ones the benchmark fails as "not measured". The ratio to the bare
-endpoint is recorded as a figure too: both are medians of the same run.
+endpoint is recorded as a figure too: the mock's median over the mean of the bare endpoint's
+medians just before and just after it.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ import pytest
 from .conftest import run_wrk
 from .rounds import MACHINE_TOLERANCE, Rounds, fig, record, require_measured
 
-BAR_RPS = 8_000      # DESIGN.md's figure, on the day the bare endpoint served 32,860 req/s
-BAR_RATIO = 0.243    # = 8,000 / 32,860: the same bar, side by side with the bare endpoint
+BAR_RPS = 8_000      # DESIGN.md's figure
+BAR_RATIO = 0.55     # = 8,000 / 14,571, the slowest bare endpoint of a CI run: the same bar, side by side
 CONNECTIONS = 64
 MOCK_REQUESTS = 20_000   # ~1.7 s a round at ~12,000 req/s
 BARE_REQUESTS = 30_000   # ~0.8 s a round at ~38,000 req/s
@@ -112,7 +115,7 @@ def test_bare_aiohttp_json_throughput(benchmark, bare_server, bench_results):
 
 @pytest.mark.bench
 def test_openai_chat_throughput_one_core(benchmark, pinned_mock, bench_results, request):
-    """Non-streaming OpenAI chat completions/s >= 0.243 x the bare endpoint's, RPM/TPM buckets on."""
+    """Non-streaming OpenAI chat completions/s >= 0.55 x the bare endpoint's, RPM/TPM buckets on."""
     mock = pinned_mock(["openai"], sets=MOCK_SETS)
     url = mock.url("openai") + "/v1/chat/completions"
 
@@ -123,22 +126,28 @@ def test_openai_chat_throughput_one_core(benchmark, pinned_mock, bench_results, 
     rounds = Rounds(lambda: [mock.proc.pid])
     _drive(benchmark, rounds, run, ROUNDS, QUIET_ROUNDS)
     s = _summary(rounds, QUIET_ROUNDS)
-    if "bare" not in bench_results:  # run alone (-k): measure the yardstick now, untimed
-        served = request.getfixturevalue("bare_server")
-        bare_rounds = Rounds(lambda: [served.pid])
-        for _ in range(BARE_ROUNDS):
-            bare_rounds.measure(lambda: _bare_run(served))
-        bare_rounds.top_up(lambda: _bare_run(served), BARE_QUIET_ROUNDS, EXTRA_ROUNDS)
-        bench_results["bare"] = _summary(bare_rounds, BARE_QUIET_ROUNDS)
-    bare = bench_results["bare"]
+    # the yardstick again right after (untimed): the VM's speed drifts by 15% within a minute, so
+    # the mock is compared with the mean of the bare endpoint before and after it
+    served = request.getfixturevalue("bare_server")
+    bare_rounds = Rounds(lambda: [served.pid])
+    for _ in range(BARE_ROUNDS):
+        bare_rounds.measure(lambda: _bare_run(served))
+    bare_rounds.top_up(lambda: _bare_run(served), BARE_QUIET_ROUNDS, EXTRA_ROUNDS)
+    after = _summary(bare_rounds, BARE_QUIET_ROUNDS)
+    before = bench_results.get("bare", after)  # run alone (-k): only the one after
+    medians = [b["rps_median"] for b in (before, after) if b["rps_median"]]
+    bare = {"rps_median": statistics.mean(medians) if len(medians) == 2 else None}
     s["bare_rps_median"] = bare["rps_median"]
+    s["bare_rps_median_before_after"] = [before["rps_median"], after["rps_median"]]
     ratio = s["rps_median"] / bare["rps_median"] if s["rps_median"] and bare["rps_median"] else None
     s["ratio_to_bare"] = ratio
     s["bar_rps"] = BAR_RPS
     s["bar_ratio_to_bare"] = BAR_RATIO
     benchmark.extra_info.update(s)
     record(benchmark, rps=fig(s["rps_median"], "req/s", "higher", MACHINE_TOLERANCE, digits=0),
-           ratio_to_bare=fig(ratio, "x", "higher", 0.10, digits=3))
+           # 20%: the bare endpoint alone has moved by 20% between just before and just after
+           # the mock's rounds (13,345 -> 10,876 req/s in the 2026-12-01 baseline run)
+           ratio_to_bare=fig(ratio, "x", "higher", 0.20, digits=3))
     print(f"\nopenai mock: {s['rps_median']} req/s median of quiet rounds {s['rps_rounds']} (others "
           f"{s['others_cores_rounds']} cores); bare aiohttp {bare['rps_median']} req/s; ratio {ratio}")
     assert s["non200"] == 0, s
