@@ -192,6 +192,7 @@ class FrontProtocol(asyncio.Protocol):
         self._buffer = bytearray()
         self._busy = False
         self._paused = False
+        self._body_due = False  # a complete head is in, its body still coming
         self.requests = 0
         self.opened_at = time.monotonic()
         self.idle_since = self.opened_at
@@ -244,13 +245,13 @@ class FrontProtocol(asyncio.Protocol):
 
     @property
     def awaiting_first_head(self) -> bool:
-        """Connected, and no request taken yet (the slowloris case)."""
-        return self.requests == 0 and not self._busy
+        """Connected, and no complete request head yet (the slowloris case)."""
+        return self.requests == 0 and not self._busy and not self._body_due
 
     @property
     def waiting(self) -> bool:
         """Between requests (a partial next head counts: it has ``idle_timeout`` to complete)."""
-        return not self._busy
+        return not self._busy and not self._body_due
 
     def _next(self) -> None:
         """Take the next complete request off the buffer and serve it, or hand the connection
@@ -305,7 +306,9 @@ class FrontProtocol(asyncio.Protocol):
             return
         total = head_len + length
         if len(buf) < total:
-            return  # the rest of the body is still coming
+            self._body_due = True  # the rest of the body is still coming
+            return
+        self._body_due = False
         body = bytes(buf[head_len:total])
         if b'"stream"' in body:
             self._hand_over()  # may ask for a stream: aiohttp writes those

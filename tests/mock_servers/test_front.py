@@ -235,3 +235,23 @@ def test_bad_and_oversized_requests_get_aiohttp_s_answers(mock) -> None:
         assert status == 413 and b"413" in body  # OpenAI's edge page, before the body is read
     finally:
         c.close()
+
+
+def test_a_slow_body_is_not_a_slowloris_but_a_head_that_never_ends_is() -> None:
+    """The header timeout is for the head: a complete head whose body takes longer is answered;
+    a head still incomplete past the timeout is closed (as aiohttp's connections are)."""
+    proc = start_mock(["openai"], sets=ZERO, args=["--header-timeout", "1"])
+    try:
+        raw = _request("/openai/v1/chat/completions", CHAT)
+        split = raw.index(b"\r\n\r\n") + 4 + 5
+        slow, stuck = Conn(_port(proc)), Conn(_port(proc))
+        slow.sock.sendall(raw[:split])  # the head and 5 bytes of the body
+        stuck.sock.sendall(raw[:20])  # part of the head
+        time.sleep(2.6)  # past the 1 s header timeout, swept at least twice
+        slow.sock.sendall(raw[split:])
+        assert slow.answer()[0] == 200
+        assert stuck.closed_by_server(3)
+        slow.close()
+        stuck.close()
+    finally:
+        proc.stop()
