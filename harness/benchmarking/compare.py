@@ -8,6 +8,10 @@ A benchmark records the figures it judges in ``extra_info["figures"]``::
 ``slack`` (in the figure's unit) also allows that much absolute change, for figures that sit
 near zero (a p99 error of 0.1% becoming 0.3% is noise, not a 200% regression). ``value: null``
 means the benchmark could not measure (a machine too busy): that is a failure, never a pass.
+``gate: "report"`` marks a figure that is printed, and its regression listed, without failing the
+gate: a figure in the machine's own units (req/s, CPU us) swings with the VM's hour as much as
+with the code, so a gate on it fails on noise; the ratios measured beside it in the same run
+are what block.
 
 pytest-benchmark's own ``--benchmark-compare-fail`` only compares round times, which several
 benchmarks fix by design (a 5 s latency, a paced stream), so the gate compares the figures.
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 Better = Literal["higher", "lower"]
+Gate = Literal["block", "report"]
 DEFAULT_TOLERANCE = 0.10
 
 
@@ -44,6 +49,7 @@ class Figure:
     better: Better
     tolerance: float = DEFAULT_TOLERANCE
     slack: float = 0.0
+    gate: Gate = "block"
 
     @classmethod
     def parse(cls, where: str, raw: Any) -> "Figure":
@@ -60,8 +66,11 @@ class Figure:
         for key, v in (("tolerance", tolerance), ("slack", slack)):
             if not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0:
                 raise FigureError(f"{where}: '{key}' must be a number >= 0, got {v!r}")
+        gate = raw.get("gate", "block")
+        if gate not in ("block", "report"):
+            raise FigureError(f"{where}: 'gate' must be 'block' or 'report', got {gate!r}")
         measured = None if value is None or math.isnan(value) else float(value)
-        return cls(measured, str(raw.get("unit", "")), better, float(tolerance), float(slack))
+        return cls(measured, str(raw.get("unit", "")), better, float(tolerance), float(slack), gate)
 
     def limit(self) -> float:
         """The worst value still accepted when this figure is the baseline."""
@@ -74,12 +83,14 @@ class Figure:
 
 
 def figure(value: float | None, unit: str, better: Better, tolerance: float = DEFAULT_TOLERANCE,
-           slack: float = 0.0) -> dict[str, Any]:
+           slack: float = 0.0, gate: Gate = "block") -> dict[str, Any]:
     """A figure as a benchmark stores it in ``extra_info["figures"][name]`` (validated here, so a
     typo fails in the benchmark that made it, not later in the gate)."""
     raw: dict[str, Any] = {"value": value, "unit": unit, "better": better, "tolerance": tolerance}
     if slack:
         raw["slack"] = slack
+    if gate != "block":
+        raw["gate"] = gate
     Figure.parse("figure", raw)
     return raw
 
@@ -93,6 +104,10 @@ class Regression:
     reason: Literal["regressed", "not measured", "missing"]
     baseline: Figure
     current: float | None = None
+
+    @property
+    def blocking(self) -> bool:
+        return self.baseline.gate == "block"
 
     def __str__(self) -> str:
         b = self.baseline
@@ -136,10 +151,11 @@ def load_figures(results: Results) -> dict[str, dict[str, Figure]]:
 
 
 def compare(baseline_json: Results, current_json: Results) -> list[Regression]:
-    """Every baseline figure the current run regresses, fails to measure, or no longer records.
+    """Every baseline figure the current run regresses, fails to measure, or no longer records
+    (the ``gate: "report"`` ones too: see :attr:`Regression.blocking`).
 
     Benchmarks the current run did not run are left out (``BENCH_FILES`` picks a subset);
-    tolerances and directions are the baseline's, the contract the figures were accepted under.
+    tolerances, directions and gates are the baseline's, the contract the figures were accepted under.
     """
     baseline, current = load_figures(baseline_json), load_figures(current_json)
     regressions: list[Regression] = []
@@ -186,17 +202,24 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failed = {(r.benchmark, r.figure) for r in regressions}
     for bench, name, base, now in rows:
-        status = "FAIL" if (bench, name) in failed else "ok"
+        status = ("FAIL" if base.gate == "block" else "WARN") if (bench, name) in failed else "ok"
         shown = "-" if now is None or now.value is None else f"{now.value:g}"
         base_shown = "-" if base.value is None else f"{base.value:g}"
         print(f"{status:4} {bench.rsplit('::', 1)[-1]}: {name} = {shown} {base.unit} (baseline {base_shown}, "
-              f"{base.better} is better, tolerance {base.tolerance:.0%})")
-    if regressions:
-        print(f"\n{len(regressions)} figure(s) regressed:", file=sys.stderr)
-        for r in regressions:
+              f"{base.better} is better, tolerance {base.tolerance:.0%}"
+              f"{', reported only' if base.gate == 'report' else ''})")
+    reported = [r for r in regressions if not r.blocking]
+    blocking = [r for r in regressions if r.blocking]
+    if reported:
+        print(f"\n{len(reported)} reported figure(s) regressed (in machine units; not failing the gate):")
+        for r in reported:
+            print(f"  {r}")
+    if blocking:
+        print(f"\n{len(blocking)} figure(s) regressed:", file=sys.stderr)
+        for r in blocking:
             print(f"  {r}", file=sys.stderr)
         return 1
-    print(f"\nno regression in {len(rows)} figure(s)")
+    print(f"\nno blocking regression in {len(rows)} figure(s)")
     return 0
 
 

@@ -105,16 +105,23 @@ def record(benchmark: Any, **figures: dict[str, Any]) -> None:
 
 
 # The gate's tolerance for a figure in absolute machine units (req/s, CPU us per request): the
-# same 2-core VM type has measured the bare aiohttp endpoint at 32,860 and 21,521 req/s on two
-# days with the same code, so an absolute figure can only catch a regression larger than the
-# machine's own swing. Ratios measured side by side in one run (mock/bare, runner/Locust,
-# metrics on/off) cancel the machine out and keep 10% or less: they are the gate's real teeth.
+# same 2-core VM type has measured the bare aiohttp endpoint at 32,860 and 10,876 req/s on two
+# days with the same code (and moved by 20% within a minute), so an absolute figure can only
+# catch a regression larger than the machine's own swing, and is reported, not gated. Ratios
+# measured side by side in one run (mock/bare, runner/Locust, metrics on/off) cancel the machine
+# out and keep 5-20%: they are the gate's real teeth.
 MACHINE_TOLERANCE = 0.35
 
 
 def fig(value: float | None, unit: str, better: Better, tolerance: float = 0.10, slack: float = 0.0,
         digits: int = 4) -> dict[str, Any]:
     return figure(None if value is None else round(value, digits), unit, better, tolerance, slack)
+
+
+def machine_fig(value: float | None, unit: str, better: Better, digits: int = 4) -> dict[str, Any]:
+    """A figure in the machine's own units (req/s, CPU us): MACHINE_TOLERANCE, and reported by
+    the gate without failing it (a slower hour of the VM is not a regression of the code)."""
+    return figure(None if value is None else round(value, digits), unit, better, MACHINE_TOLERANCE, gate="report")
 
 
 def require_measured(benchmark: Any, rounds: Rounds | None = None) -> None:

@@ -31,7 +31,7 @@ from tests.harness.runutil import Scraper
 from tests.runner_support import ROOT, harness_cmd, write_scenario, write_users
 
 from .conftest import CLIENT_CPU
-from .rounds import MACHINE_TOLERANCE, Rounds, fig, record, require_measured
+from .rounds import Rounds, fig, machine_fig, record, require_measured
 
 BAR_RATIO = 0.95
 ITEMS = 80_000  # the metrics-on run also plans its duration at start (~0.2 s CPU): long enough that a start-up cost is not read as a per-request one
@@ -116,8 +116,8 @@ def test_metrics_cost_within_five_percent(benchmark, bare_server, users_input, t
     benchmark.extra_info.update(info)
     record(benchmark,
            ratio_on_off=fig(ratio, "x", "higher", 0.05, digits=3),
-           rps_on=fig(rounds.median("rps_on", QUIET_ROUNDS), "req/s", "higher", MACHINE_TOLERANCE, digits=0),
-           cpu_us_per_request_on=fig(rounds.median("cpu_on", QUIET_ROUNDS), "us", "lower", MACHINE_TOLERANCE, digits=1))
+           rps_on=machine_fig(rounds.median("rps_on", QUIET_ROUNDS), "req/s", "higher", digits=0),
+           cpu_us_per_request_on=machine_fig(rounds.median("cpu_on", QUIET_ROUNDS), "us", "lower", digits=1))
     print(f"\nmetrics on/off requests per CPU second, same-round ratios {info['ratio_rounds']} (others {info['others_cores_rounds']} cores): "
           f"median of quiet rounds {ratio}; on {info['rps_on_rounds']} off {info['rps_off_rounds']} req/s; "
           f"CPU/request on {info['cpu_us_per_request_on_rounds']} off {info['cpu_us_per_request_off_rounds']} us")

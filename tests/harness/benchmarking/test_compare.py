@@ -126,7 +126,26 @@ def test_cli_exits_1_naming_the_regressed_figure(tmp_path, capsys):
     assert "FAIL test_mem: peak_rss = 250 MB (baseline 70" in out
     assert "test_mem: peak_rss: 250 MB vs baseline 70 (+257.1%" in err
     assert main([str(b), str(b)]) == 0
-    assert "no regression in 3 figure(s)" in capsys.readouterr().out
+    assert "no blocking regression in 3 figure(s)" in capsys.readouterr().out
+
+
+def test_a_reported_figure_is_listed_but_does_not_fail_the_gate(tmp_path, capsys):
+    """``gate: "report"`` (figures in the machine's own units): its regression is printed as WARN
+    and listed, the exit status stays 0; a blocking regression beside it still fails."""
+    reported = results(test_rps={"rps": figure(10_000.0, "req/s", "higher", 0.10, gate="report")},
+                       test_mem={"peak_rss": RSS})
+    b = write(tmp_path, "b.json", reported)
+    slow = with_value(reported, "test_rps", "rps", 5_000.0)
+    assert [r.blocking for r in compare(reported, slow)] == [False]
+    assert main([str(b), str(write(tmp_path, "slow.json", slow))]) == 0
+    out = capsys.readouterr().out
+    assert "WARN test_rps: rps = 5000 req/s (baseline 10000, higher is better, tolerance 10%, reported only)" in out
+    assert "1 reported figure(s) regressed" in out and "test_rps: rps: 5000 req/s vs baseline 10000" in out
+    both = with_value(slow, "test_mem", "peak_rss", 250.0)
+    assert main([str(b), str(write(tmp_path, "both.json", both))]) == 1
+    assert "1 figure(s) regressed" in capsys.readouterr().err
+    with pytest.raises(FigureError, match="'gate' must be 'block' or 'report'"):
+        figure(1.0, "s", "lower", gate="maybe")  # type: ignore[arg-type]
 
 
 def test_cli_exits_2_when_nothing_is_compared_or_the_file_is_unreadable(tmp_path, capsys):
@@ -147,7 +166,8 @@ def test_the_committed_baseline_records_figures_and_a_doctored_copy_fails_naming
     assert all(load_figures(data).values()), "every benchmark in the baseline records its figures"
     assert compare(data, data) == []
     index, bench = next((i, b) for i, b in enumerate(data["benchmarks"]) if "runner_throughput" in b["name"])
-    name = next(n for n, f in bench["extra_info"]["figures"].items() if f["better"] == "higher")
+    name = next(n for n, f in bench["extra_info"]["figures"].items()
+                if f["better"] == "higher" and f.get("gate", "block") == "block")
     doctored = copy.deepcopy(data)
     figure = doctored["benchmarks"][index]["extra_info"]["figures"][name]
     figure["value"] *= 1.5 + 2 * figure["tolerance"]
