@@ -21,11 +21,12 @@ import zlib
 from typing import Any, Awaitable, Callable, Mapping
 
 import httptools
+import orjson
 from aiohttp import web
 from aiohttp.helpers import rfc822_formatted_time
 from aiohttp.http import SERVER_SOFTWARE
 from aiohttp.http_writer import _serialize_headers  # aiohttp's own (C) head writer, as prepare() uses
-from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 from yarl import URL
 
 __all__ = ["FastRequest", "FastRoutes", "Front", "FrontProtocol"]
@@ -36,7 +37,7 @@ Handler = Callable[[Any], Awaitable[web.StreamResponse]]
 
 MAX_HEAD = 64 * 1024         # a head longer than this goes to aiohttp, which refuses it its own way
 MAX_BUFFERED = 1024 * 1024   # bytes read ahead of the request being served before reading pauses
-_EMPTY: Mapping[str, str] = MultiDictProxy(CIMultiDict())
+_NO_QUERY: MultiDictProxy[str] = MultiDictProxy(MultiDict())  # read-only, so one serves every request
 _NO_BODY_STATUS = frozenset((204, 304))
 _HANDOVER_HEADERS = (b"transfer-encoding", b"expect", b"upgrade")
 
@@ -85,8 +86,7 @@ class FastRequest:
     @property
     def query(self) -> MultiDictProxy[str]:
         if self._query is None:
-            self._query = URL.build(query=self._query_string).query if self._query_string else MultiDictProxy(
-                CIMultiDict())
+            self._query = URL.build(query=self._query_string).query if self._query_string else _NO_QUERY
         return self._query
 
     @property
@@ -119,8 +119,6 @@ class FastRequest:
         return self._body.decode("utf-8")
 
     async def json(self, *, loads: Callable[[str], Any] | None = None) -> Any:
-        import orjson
-
         return orjson.loads(self._body) if loads is None else loads(self._body.decode("utf-8"))
 
     def __getitem__(self, key: str) -> Any:  # aiohttp requests are mappings for per-request state
